@@ -1,0 +1,1 @@
+"""The Lark grammar of the .seq language, shipped as package data."""

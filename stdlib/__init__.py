@@ -1,0 +1,1 @@
+"""Standard .seq modules, imported as `import "std/NAME"`."""
