@@ -1,3 +1,57 @@
-def main():
-    from importlib.resources import files
-    print((files("seqlang.grammar") / "seq.lark").read_text(), (files("seqlang.stdlib") / "schedules.seq").read_text())
+"""The `seqlang` command line.
+
+Each command lives in its own module and is imported only when it runs, so
+`seqlang check` and `seqlang fmt` never pay for the engine's imports
+(SQLAlchemy, APScheduler, the Google client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line summary); the module offers add_arguments(parser, name) and run(args)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("seqlang.commands.check", "check .seq files and report findings"),
+    "fmt": ("seqlang.commands.fmt", "format .seq files in the canonical layout"),
+    "compile": ("seqlang.commands.compile", "write the JSON IR of a .seq file"),
+    "decompile": ("seqlang.commands.decompile", "print canonical .seq text for a JSON IR file"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqlang",
+        description="Email sequences as checked, formatted, diffable, simulated code.",
+        epilog="commands:\n" + "\n".join(f"  {k:<12} {v[1]}" for k, v in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", nargs="?", help="one of the commands below")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        top = _top_parser()
+        if not argv or argv[0] in ("-h", "--help"):
+            top.print_help()
+            return 0 if argv else 2
+        top.print_usage(sys.stderr)
+        print(f"seqlang: error: unknown command {argv[0]!r}", file=sys.stderr)
+        return 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"seqlang {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser, name)
+    try:
+        args = parser.parse_args(argv[1:])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    args.command = name
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

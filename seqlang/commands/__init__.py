@@ -1,0 +1,1 @@
+"""One module per `seqlang` command of the front end."""
