@@ -89,8 +89,11 @@ def lower(sequence: n.Sequence) -> StepGraph:
     g = nx.DiGraph(sequence=sequence.name)
     ids = step_ids(sequence)
     node_of = {id(step): node for node, step in ids}
-    labels = {step.label.name: node for node, step in ids if step.label is not None
-              and node == step.label.name}
+    labels = {
+        step.label.name: node
+        for node, step in ids
+        if step.label is not None and node == step.label.name
+    }
     g.graph["node_of"] = node_of
     g.graph["labels"] = labels
     g.add_node(ENTRY, kind="entry", step=None, routes={})

@@ -89,10 +89,15 @@ def _load_imports(program: Program, module: n.Module, stack: list[str]) -> None:
         target = resolve_import(module.path, imp.path)
         key = _key(target, imp.path)
         if key in stack:
-            cycle = " -> ".join([*stack[stack.index(key):], key])
+            cycle = " -> ".join([*stack[stack.index(key) :], key])
             program.diagnostics.append(
-                Diagnostic(IMPORT, ERROR, f"import cycle: {cycle}", imp.span,
-                           "move the shared declarations into a module both can import")
+                Diagnostic(
+                    IMPORT,
+                    ERROR,
+                    f"import cycle: {cycle}",
+                    imp.span,
+                    "move the shared declarations into a module both can import",
+                )
             )
             edges.append((imp, None))
             continue
@@ -103,8 +108,11 @@ def _load_imports(program: Program, module: n.Module, stack: list[str]) -> None:
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
-            hint = ("standard modules are " + ", ".join(f"`std/{p.stem}`" for p in _std_modules())
-                    if imp.path.startswith(STD_PREFIX) else "paths are relative to this file")
+            hint = (
+                "standard modules are " + ", ".join(f"`std/{p.stem}`" for p in _std_modules())
+                if imp.path.startswith(STD_PREFIX)
+                else "paths are relative to this file"
+            )
             program.diagnostics.append(
                 Diagnostic(IMPORT, ERROR, f'import "{imp.path}": {reason}', imp.span, hint)
             )

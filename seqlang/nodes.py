@@ -393,9 +393,7 @@ class ExitWhen:
 
 Setting = DisplayName | Sender | Timezone | SendOn | Track | ExitWhen
 
-DEFAULT_EXIT_WHEN = Or(
-    (EventCond("replied"), EventCond("unsubscribed"), EventCond("bounced"))
-)
+DEFAULT_EXIT_WHEN = Or((EventCond("replied"), EventCond("unsubscribed"), EventCond("bounced")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from importlib.resources import files
 from textwrap import dedent
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
 from .diagnostics import ERROR, Diagnostic, SeqSyntaxError
@@ -37,6 +37,19 @@ def _on_comment(token: Token) -> None:
     _state.comments.append(token)
 
 
+class _AlwaysName:
+    """Lets the contextual lexer always try NAME, so `dayz` is one word, not `day` + `z`.
+
+    Keywords still win over NAME on an equal-length match, and a keyword the
+    grammar doesn't accept at that point lexes as a plain NAME.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream
+
+
 @lru_cache(maxsize=1)
 def _ir_parser() -> Lark:
     return Lark(
@@ -46,12 +59,19 @@ def _ir_parser() -> Lark:
         keep_all_tokens=True,
         transformer=_Builder(),
         lexer_callbacks={"COMMENT": _on_comment},
+        postlex=_AlwaysName(),
     )
 
 
 @lru_cache(maxsize=1)
 def _tree_parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True)
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        keep_all_tokens=True,
+        postlex=_AlwaysName(),
+    )
 
 
 def parse(text: str, path: str = "<string>") -> n.Module:
@@ -143,8 +163,9 @@ def _ref(tok: Token) -> n.Ref:
 def _valid_time(tok: Token, allow_24: bool) -> str:
     hh, mm = int(tok.value[:2]), int(tok.value[3:])
     if not (mm < 60 and (hh < 24 or (allow_24 and hh == 24 and mm == 0))):
-        _error(_tok_span(tok), f"`{tok.value}` is not a time of day",
-               "times run from 00:00 to 23:59")
+        _error(
+            _tok_span(tok), f"`{tok.value}` is not a time of day", "times run from 00:00 to 23:59"
+        )
     return tok.value
 
 
@@ -180,8 +201,11 @@ class _Builder:
     def day_range(self, c):
         for tok in c[::2]:
             if tok.value not in n.WEEKDAYS:
-                _error(_tok_span(tok), f"`{tok.value}` is not a weekday",
-                       "weekdays are mon, tue, wed, thu, fri, sat, sun")
+                _error(
+                    _tok_span(tok),
+                    f"`{tok.value}` is not a weekday",
+                    "weekdays are mon, tue, wed, thu, fri, sat, sun",
+                )
         last = c[2].value if len(c) == 3 else None
         return n.DayRange(c[0].value, last, _sp(c[0], c[-1]))
 
@@ -201,8 +225,11 @@ class _Builder:
     def contact_field(self, c):
         kind = c[2].value
         if kind not in n.FIELD_TYPES:
-            _error(_tok_span(c[2]), f"`{kind}` is not a field type",
-                   "field types are " + ", ".join(n.FIELD_TYPES))
+            _error(
+                _tok_span(c[2]),
+                f"`{kind}` is not a field type",
+                "field types are " + ", ".join(n.FIELD_TYPES),
+            )
         return n.ContactField(c[0].value, kind, len(c) == 4, _sp(c[0], c[-1]))
 
     def template_decl(self, c):
@@ -221,8 +248,9 @@ class _Builder:
     subject_field = body_field = text_field = html_field = _content
 
     def from_field(self, c):
-        return n.ContentField("from", n.TextValue(_string(c[1]), False, _tok_span(c[1])),
-                              _sp(c[0], c[1]))
+        return n.ContentField(
+            "from", n.TextValue(_string(c[1]), False, _tok_span(c[1])), _sp(c[0], c[1])
+        )
 
     def text_value(self, c):
         if len(c) == 2:
@@ -240,8 +268,11 @@ class _Builder:
         for item in items:
             if isinstance(item, _SETTING_TYPES):
                 if steps:
-                    _error(item.span, "settings come before the first step",
-                           "move this line above the sequence's steps")
+                    _error(
+                        item.span,
+                        "settings come before the first step",
+                        "move this line above the sequence's steps",
+                    )
                 settings.append(item)
             else:
                 steps.append(item)
@@ -292,8 +323,11 @@ class _Builder:
             else:
                 body = part
         if template is None and body is None:
-            _error(_tok_span(c[0]), "an email step needs a template name or a `{ ... }` block",
-                   "write `email welcome` or `email { subject \"...\" body \"...\" }`")
+            _error(
+                _tok_span(c[0]),
+                "an email step needs a template name or a `{ ... }` block",
+                'write `email welcome` or `email { subject "..." body "..." }`',
+            )
         return n.EmailStep(None, template, reply_to, body, _sp(c[0], c[-1]))
 
     def reply_to(self, c):
@@ -307,8 +341,11 @@ class _Builder:
         try:
             datetime.fromisoformat(tok.value)
         except ValueError:
-            _error(_tok_span(tok), f"`{tok.value}` is not a valid date-time",
-                   "write a local date-time such as 2026-12-01T09:00")
+            _error(
+                _tok_span(tok),
+                f"`{tok.value}` is not a valid date-time",
+                "write a local date-time such as 2026-12-01T09:00",
+            )
         return n.WaitUntil(None, tok.value, _sp(c[0], tok))
 
     def if_step(self, c):
@@ -361,8 +398,11 @@ class _Builder:
         word = c[-1].value.removesuffix("s")
         if len(c) == 2:
             if word not in ("day", "hour"):
-                _error(_sp(c[0], c[1]), f"`business {c[1].value}` is not a duration unit",
-                       "business time is counted in `business days` or `business hours`")
+                _error(
+                    _sp(c[0], c[1]),
+                    f"`business {c[1].value}` is not a duration unit",
+                    "business time is counted in `business days` or `business hours`",
+                )
             word = "business_" + word
         return (word, c[-1])
 
@@ -430,9 +470,34 @@ _DECL_STARTS = {"IMPORT", "SCHEDULE", "CONTACT", "TEMPLATE", "SEQUENCE"}
 _STEP_STARTS = {"EMAIL", "WAIT", "IF", "SPLIT", "GOTO", "EXIT", "TASK", "WEBHOOK"}
 _SETTING_STARTS = {"NAME_KW", "FROM", "TIMEZONE", "SEND", "TRACK", "EXIT"}
 _COND_STARTS = {"OPENED", "CLICKED", "REPLIED", "BOUNCED", "UNSUBSCRIBED", "CONTACT", "NOT", "LPAR"}
-_KEYWORDS = ["import", "schedule", "contact", "template", "sequence", "email", "wait", "if",
-             "split", "goto", "exit", "task", "webhook", "name", "from", "timezone", "send",
-             "track", "subject", "body", "text", "html", "variant", "days", "hours", "holidays"]
+_KEYWORDS = [
+    "import",
+    "schedule",
+    "contact",
+    "template",
+    "sequence",
+    "email",
+    "wait",
+    "if",
+    "split",
+    "goto",
+    "exit",
+    "task",
+    "webhook",
+    "name",
+    "from",
+    "timezone",
+    "send",
+    "track",
+    "subject",
+    "body",
+    "text",
+    "html",
+    "variant",
+    "days",
+    "hours",
+    "holidays",
+]
 
 
 def _literal(term: str) -> str | None:
@@ -460,8 +525,9 @@ def _describe(expected: set[str]) -> str:
         parts.append("a duration such as `2 days`")
         rest -= {"INT", "MINUS", "UNTIL"}
     if {"UNIT", "BUSINESS"} <= rest:
-        parts.append("a time unit (`minutes`, `hours`, `days`, `weeks`, `business days`, "
-                     "`business hours`)")
+        parts.append(
+            "a time unit (`minutes`, `hours`, `days`, `weeks`, `business days`, `business hours`)"
+        )
         rest -= {"UNIT", "BUSINESS"}
     words = []
     for term in sorted(rest):
@@ -495,13 +561,15 @@ def _hint_for_token(tok: Token, expected: set[str], prev: Token | None) -> str |
     return None
 
 
-def _hint_for_char(text: str, pos: int, allowed: set[str]) -> str | None:
-    ch = text[pos]
+def _hint_for_char(rest: str, allowed: set[str]) -> str | None:
+    """A hint from the text that starts at the offending character."""
+    ch = rest[0]
+    if rest.startswith(("=>", "=<")) and "COMPARE" in allowed:
+        return f"did you mean `{rest[1]}=`?"
     if ch == "=" and "COMPARE" in allowed:
         return "use `==` to compare"
     if ch == '"':
-        return ("this string is not closed on its line; "
-                'use """...""" for text over several lines')
+        return 'this string is not closed on its line; use """...""" for text over several lines'
     if ch.isalpha() and "UNIT" in allowed:
         return "write the unit as a word after a space, e.g. `2 days` not `2d`"
     if ch == "'":
@@ -528,70 +596,89 @@ def _unclosed_brace(text: str, path: str) -> n.Span | None:
 
 
 def _recover(text: str, path: str) -> list[Diagnostic]:
-    """Re-parse with panic-mode recovery: resynchronise on the first token of a later line."""
+    """Find every syntax error by re-parsing with each offending line neutralised.
+
+    The first error of a parse is always genuine. Replacing the culprit line
+    with a placeholder that keeps its braces balanced lets the next parse find
+    the next genuine error instead of a cascade caused by the first one.
+    """
+    lines = text.split("\n")
     diags: list[Diagnostic] = []
-    recovering_line = [0]
-    last_tok: list[Token | None] = [None]
+    neutralised: set[int] = set()
+    while len(diags) < MAX_SYNTAX_ERRORS:
+        try:
+            _tree_parser().parse("\n".join(lines))
+            break
+        except UnexpectedInput as exc:
+            diag, culprit = _diagnose(exc, text, path, lines)
+            if culprit not in neutralised:
+                diags.append(diag)
+            if culprit in neutralised or not 1 <= culprit <= len(lines):
+                break
+            neutralised.add(culprit)
+            lines[culprit - 1] = _placeholder(lines[culprit - 1])
+    return diags or [Diagnostic(SYNTAX, ERROR, "syntax error", _end_span(text, path))]
 
-    def report(span: n.Span, message: str, hint: str | None) -> None:
-        if len(diags) < MAX_SYNTAX_ERRORS:
-            diags.append(Diagnostic(SYNTAX, ERROR, message, span, hint))
-        recovering_line[0] = span.line
 
-    def on_error(e: UnexpectedInput) -> bool:
-        if isinstance(e, UnexpectedCharacters):
-            if e.line != recovering_line[0]:
-                span = n.Span(path, e.line, e.column, e.line, e.column + 1)
-                allowed = set(e.allowed or ())
-                report(span, f"unexpected character `{text[e.pos_in_stream]}`; expected "
-                       f"{_describe(allowed)}", _hint_for_char(text, e.pos_in_stream, allowed))
-            return True
-        if not isinstance(e, UnexpectedToken):
-            return False
-        tok = e.token
-        line = getattr(tok, "line", None) or recovering_line[0]
-        if tok.type == "$END":
-            if not diags or recovering_line[0] == 0:
-                span = _end_span(text, path)
-                opened = _unclosed_brace(text, path)
-                hint = (f"the `{{` at line {opened.line}, column {opened.column} is never closed"
-                        if opened else None)
-                wanted = "`}`" if "RBRACE" in e.expected else _describe(set(e.expected))
-                report(span, f"unexpected end of file; expected {wanted}", hint)
-            return False
-        if recovering_line[0] and line > recovering_line[0]:
-            ps = e.interactive_parser.parser_state
-            table = ps.parse_conf.parse_table.states
-            depth = len(ps.state_stack)
-            while depth > 1 and tok.type not in table[ps.state_stack[depth - 1]]:
-                depth -= 1
-            if tok.type in table[ps.state_stack[depth - 1]]:
-                del ps.state_stack[depth:]
-                del ps.value_stack[depth - 1:]
-                recovering_line[0] = 0
-                e.interactive_parser.feed_token(tok)
-                last_tok[0] = tok
-                return True
-            return True
-        if recovering_line[0] == 0:
-            span = n.Span(path, tok.line, tok.column, tok.end_line, tok.end_column)
-            expected = set(e.expected)
-            report(span, f"expected {_describe(expected)}, found {_found(tok)}",
-                   _hint_for_token(tok, expected, _previous_token(e)))
-        return True
+def _parser_expects(exc: UnexpectedInput) -> set[str]:
+    """What the parser accepts at the error (the lexer's own set always has NAME)."""
+    state = exc.state
+    if state is None or not hasattr(state, "parse_conf"):
+        return set()
+    actions = state.parse_conf.parse_table.states[state.position]
+    return {sym for sym in actions if sym.isupper() or sym == "$END"}
 
-    try:
-        _tree_parser().parse(text, on_error=on_error)
-    except UnexpectedEOF:
-        pass
-    except UnexpectedInput as e:
-        if not diags:
-            span = n.Span(path, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1,
-                          getattr(e, "line", 1) or 1, (getattr(e, "column", 1) or 1) + 1)
-            diags.append(Diagnostic(SYNTAX, ERROR, "syntax error", span))
-    if not diags:
-        diags.append(Diagnostic(SYNTAX, ERROR, "syntax error", _end_span(text, path)))
-    return diags
+
+def _placeholder(line: str) -> str:
+    """A line that parses wherever the original stood and keeps its brace balance."""
+    braces = [m.group() for m in _BRACES.finditer(line) if m.group() in "{}"]
+    closes = 0
+    opens = 0
+    for b in braces:
+        if b == "{":
+            opens += 1
+        elif opens:
+            opens -= 1
+        else:
+            closes += 1
+    opener = "sequence _ {" if line[:1] not in (" ", "\t") else "if replied {"
+    return " ".join(["}"] * closes + [opener] * opens)
+
+
+def _diagnose(
+    exc: UnexpectedInput, text: str, path: str, lines: list[str]
+) -> tuple[Diagnostic, int]:
+    """The finding for one parse error, and the line to neutralise before the next parse."""
+    if isinstance(exc, UnexpectedCharacters):
+        span = n.Span(path, exc.line, exc.column, exc.line, exc.column + 1)
+        allowed = _parser_expects(exc) or set(exc.allowed or ())
+        rest = text.split("\n")[exc.line - 1][exc.column - 1 :]
+        message = f"unexpected character `{rest[0]}`; expected {_describe(allowed)}"
+        return Diagnostic(SYNTAX, ERROR, message, span, _hint_for_char(rest, allowed)), exc.line
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = _parser_expects(exc) or set(exc.expected)
+    if tok.type == "$END":
+        span = _end_span(text, path)
+        opened = _unclosed_brace(text, path)
+        hint = (
+            f"the `{{` at line {opened.line}, column {opened.column} is never closed"
+            if opened
+            else None
+        )
+        wanted = "`}`" if "RBRACE" in expected else _describe(expected)
+        message = f"unexpected end of file; expected {wanted}"
+        return Diagnostic(SYNTAX, ERROR, message, span, hint), span.line + 1
+    span = n.Span(path, tok.line, tok.column, tok.end_line, tok.end_column)
+    message = f"expected {_describe(expected)}, found {_found(tok)}"
+    diag = Diagnostic(
+        SYNTAX, ERROR, message, span, _hint_for_token(tok, expected, _previous_token(exc))
+    )
+    culprit = tok.line
+    if not lines[tok.line - 1][: tok.column - 1].strip():
+        # The token starts its line: the statement before it is the unfinished one.
+        culprit = next((i for i in range(tok.line - 1, 0, -1) if lines[i - 1].strip()), tok.line)
+    return diag, culprit
 
 
 def _previous_token(e: UnexpectedToken) -> Token | None:
