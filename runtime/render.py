@@ -13,8 +13,12 @@ whitespace and Jinja comments/statements, starts with a tag (``<p>``, ``<!DOCTYP
 ``<!-- -->``). "Hi <b>there</b>" is therefore text: a sentence that merely contains a tag is
 more likely prose about markup than a layout.
 
+Files: ``TemplateSource(file=...)`` and ``{% include %}``/``{% extends %}`` names are all relative
+to the one base folder (the .seq file's), as with any Jinja loader, not to the including file.
+
 Whitespace control: ``trim_blocks`` and ``lstrip_blocks`` are on, so a ``{% if %}`` on its own
 line leaves no blank line behind in text emails; this is what most template authors expect.
+As in Jinja, a single trailing newline of the source is dropped.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ def email_context(
 
 class _EmailSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, plus guards on the two operators that turn a tiny template into a
-    huge allocation or computation (``'x' * 10**9``, ``10 ** 10 ** 10``).
+    huge allocation or computation (``'x' * 10**9``, ``7 ** 10**8``).
 
     Jinja's sandbox is about code execution, not resource use: filters such as ``center(10**9)``
     can still allocate a lot. The output cap below bounds what is produced, not what is touched.
@@ -284,9 +288,11 @@ class Renderer:
     def body_is_html(self, body: TemplateSource | str) -> bool:
         """Decide whether a ``body`` is HTML (see the module docstring for the rule)."""
         body = _as_source(body)
+        if body.file is not None and (by_name := _kind_by_file_name(body.file)) is not None:
+            return by_name
         try:
-            return looks_like_html(self._source_text(body), body.file)
-        except TemplateError as exc:
+            return looks_like_html(self._source_text(body))
+        except TemplateError as exc:  # unreadable file: it cannot be rendered as either kind
             raise _render_error("html", body.label, exc) from exc
 
     def render_email(
@@ -367,13 +373,19 @@ _STARTS_WITH_TAG = re.compile(r"\s*(?:\{#.*?#\}\s*|\{%.*?%\}\s*)*<[A-Za-z!/]", r
 
 def looks_like_html(source: str, file_name: str | None = None) -> bool:
     """True when a body is HTML: by file name when it is conclusive, else by a leading tag."""
-    if file_name is not None:
-        stem = _TEMPLATE_SUFFIX.sub("", file_name.lower())
-        if stem.endswith((".html", ".htm")):
-            return True
-        if stem.endswith((".txt", ".text")):
-            return False
-    return _STARTS_WITH_TAG.match(source) is not None
+    by_name = _kind_by_file_name(file_name) if file_name is not None else None
+    return by_name if by_name is not None else _STARTS_WITH_TAG.match(source) is not None
+
+
+def _kind_by_file_name(file_name: str) -> bool | None:
+    """True for .html/.htm, False for .txt/.text (either optionally + .j2/.jinja/.jinja2),
+    None when the name does not say."""
+    stem = _TEMPLATE_SUFFIX.sub("", file_name.lower())
+    if stem.endswith((".html", ".htm")):
+        return True
+    if stem.endswith((".txt", ".text")):
+        return False
+    return None
 
 
 # fmt: off
