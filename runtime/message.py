@@ -1,10 +1,9 @@
 """Build outgoing RFC 5322 messages: fast, and with no way for user data to forge a header.
 
-Why hand-assembled bytes and not ``email.mime``: the header block of a sequence email is a fixed
-shape (From, To, Subject, Date, Message-ID, threading, List-Unsubscribe, MIME) and every value is
-either validated or encoded before it is placed, so assembling it directly is simple to audit and
-about 10x cheaper than ``email.mime`` (which re-folds every header through ``email.header`` on
-output). The tests parse every message back with ``email.parser`` to keep this honest.
+Messages are built with ``email.mime`` (about 4x cheaper than ``EmailMessage`` with the default
+policy). Its legacy policy does not refuse a CR or LF in a header value, so safety comes from
+here: every value is validated or cleaned and encoded before it is placed, and the tests parse
+every message back with ``email.parser`` to check that no user data forged a header.
 
 Header policy (per kind of value):
 
@@ -22,20 +21,21 @@ Header policy (per kind of value):
   supported), one ``@``, a hostname domain (IDNA-encoded when non-ASCII). We do not rely on
   ``email.utils.parseaddr`` to validate: on this Python (3.11.7) it lacks the CVE-2023-27043
   fix and can split crafted input into a different address than a reader would see.
-
-Bodies are quoted-printable UTF-8 (readable in the .eml outbox, 7-bit safe for any SMTP server),
-with CRLF line endings throughout because SMTP servers increasingly reject bare LF.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.charset import QP, Charset
 from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
 __all__ = [
@@ -68,9 +68,12 @@ _UNSUB_URL = re.compile(r"(https?)://[!#-+\--;=?-~]+", re.IGNORECASE)
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _RE_PREFIX = re.compile(r"re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
-_QP = "Content-Transfer-Encoding: quoted-printable"
-_TEXT_PART = f'Content-Type: text/plain; charset="utf-8"\r\n{_QP}'
-_HTML_PART = f'Content-Type: text/html; charset="utf-8"\r\n{_QP}'
+# Quoted-printable UTF-8 bodies: readable in the .eml outbox and 7-bit safe for any SMTP server.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+# CRLF line ends on the wire (SMTP servers increasingly reject bare LF); max_line_length=0 keeps
+# the generator from re-folding headers that _encode_text already folded.
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=0)
 
 
 class MessageError(ValueError):
@@ -195,13 +198,19 @@ def build_message(
         domain = validate_address(f"x@{msgid_domain}", "msgid_domain").rpartition("@")[2]
     message_id = make_msgid(domain=domain)
 
-    lines = [
-        f"From: {_format_mailbox('From', from_name, from_addr)}",
-        f"To: {_format_mailbox('To', to_name, to_addr)}",
-        f"Subject: {_encode_text('Subject', subject)}",
-        f"Date: {format_datetime(date or datetime.now(UTC))}",
-        f"Message-ID: {message_id}",
-    ]
+    if html is None:
+        msg: Message = MIMEText(_crlf(text), "plain", _UTF8_QP)
+    else:
+        msg = MIMEMultipart("alternative")
+        msg.attach(MIMEText(_crlf(text), "plain", _UTF8_QP))
+        msg.attach(MIMEText(_crlf(html), "html", _UTF8_QP))
+    # Every value below is validated or cleaned and encoded first: nothing user-supplied
+    # reaches the header block unencoded, so no CR/LF can start a header of its own.
+    msg["From"] = _format_mailbox("From", from_name, from_addr)
+    msg["To"] = _format_mailbox("To", to_name, to_addr)
+    msg["Subject"] = _encode_text("Subject", subject)
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = message_id
     parent = None
     if in_reply_to is not None or references:
         refs = [normalize_message_id(r, "references") for r in references]
@@ -209,35 +218,12 @@ def build_message(
             parent = normalize_message_id(in_reply_to, "in_reply_to")
             if not refs or refs[-1] != parent:
                 refs.append(parent)
-            lines.append(f"In-Reply-To: {parent}")
-        lines.append(f"References: {_fold_ids('References', refs)}")
+            msg["In-Reply-To"] = parent
+        msg["References"] = _fold_ids("References", refs)
     if unsubscribe_url is not None:
-        lines.extend(_unsubscribe_headers(unsubscribe_url))
-    lines.append("MIME-Version: 1.0")
-
-    if html is None:
-        lines.append(_TEXT_PART)
-        body = _qp(text)
-    else:
-        # "=_" never occurs in quoted-printable output, so this boundary cannot collide.
-        boundary = f"=_seq_{secrets.token_hex(12)}"
-        lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-        delim = f"--{boundary}".encode()
-        body = b"\r\n".join(
-            (
-                delim,
-                _TEXT_PART.encode(),
-                b"",
-                _qp(text),
-                delim,
-                _HTML_PART.encode(),
-                b"",
-                _qp(html),
-                delim + b"--",
-                b"",
-            )
-        )
-    raw = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
+        for name, value in _unsubscribe_headers(unsubscribe_url):
+            msg[name] = value
+    raw = msg.as_bytes(policy=_WIRE)
     return OutgoingMessage(
         message_id=message_id,
         to=to_addr,
@@ -291,7 +277,7 @@ def _format_mailbox(name: str, display: str, address: str) -> str:
     return f"{_encode_text(name, display)} <{address}>"
 
 
-def _unsubscribe_headers(url: str) -> list[str]:
+def _unsubscribe_headers(url: str) -> list[tuple[str, str]]:
     url = url.strip()
     match = _UNSUB_URL.fullmatch(url)
     if match is None or len(url) > 900:
@@ -300,14 +286,12 @@ def _unsubscribe_headers(url: str) -> list[str]:
             f"{_show(url)} must be an absolute http(s) URL of printable ASCII without "
             '\'"\', ",", "<" or ">" (percent-encode them)',
         )
-    headers = [f"List-Unsubscribe: <{url}>"]
+    headers = [("List-Unsubscribe", f"<{url}>")]
     if match.group(1).lower() == "https":
-        headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     return headers
 
 
-def _qp(body: str) -> bytes:
-    """Quoted-printable UTF-8 with CRLF line ends; a lone surrogate becomes "?" rather
-    than failing the send."""
-    data = body.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8", "replace")
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+def _crlf(body: str) -> str:
+    """One line-ending convention in; the generator writes CRLF on the wire."""
+    return body.replace("\r\n", "\n").replace("\r", "\n")
