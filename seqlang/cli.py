@@ -17,6 +17,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fmt": ("seqlang.commands.fmt", "format .seq files in the canonical layout"),
     "compile": ("seqlang.commands.compile", "write the JSON IR of a .seq file"),
     "decompile": ("seqlang.commands.decompile", "print canonical .seq text for a JSON IR file"),
+    "rule": ("seqlang.commands.rule", "explain a rule code, or list every rule"),
+    "graph": ("seqlang.commands.graph", "draw a sequence's step graph (Mermaid, DOT or SVG)"),
+    "deploy": ("runtime.cli", "check a .seq file and store it as a new sequence version"),
+    "enroll": ("runtime.cli", "enroll a contact, or a CSV file of contacts, in a sequence"),
+    "process": ("runtime.cli", "run one tick: send what is due, advance waiting enrollments"),
+    "event": ("runtime.cli", "record an open, click, reply, bounce or unsubscribe"),
+    "simulate": ("runtime.cli", "run one contact through a sequence on a virtual clock"),
+    "status": ("runtime.cli", "where enrollments stand, and why they wait"),
+    "pause": ("runtime.cli", "pause an enrollment"),
+    "resume": ("runtime.cli", "resume a paused enrollment"),
+    "skip-step": ("runtime.cli", "move an enrollment past the step it waits at"),
+    "unenroll": ("runtime.cli", "end an enrollment"),
+    "worker": ("runtime.worker", "run the engine: send due emails every second until stopped"),
+    "run": ("runtime.run", "deploy a .seq file, enroll a CSV and run the worker, in one go"),
 }
 
 

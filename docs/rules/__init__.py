@@ -1,0 +1,1 @@
+"""Rule documentation pages, one `SEQNNN.md` per code, shown by `seqlang rule CODE`."""
