@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 from . import nodes as n
+from .formatter import condition, duration
 from .graph import ENTRY, EXIT, StepGraph
 
 MAX_DETAIL = 48
@@ -35,45 +36,6 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 3] + "..."
 
 
-def _value(value: n.Scalar) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return _quote(value)
-    return str(value)
-
-
-def cond_text(cond: n.Cond) -> str:
-    """A condition as it is written in .seq, parenthesised only where precedence needs it."""
-    if isinstance(cond, n.EventCond):
-        if cond.step is None:
-            return cond.kind
-        url = f", {_quote(cond.url)}" if cond.url is not None else ""
-        return f"{cond.kind}({cond.step.name}{url})"
-    if isinstance(cond, n.FieldCond):
-        subject = f"contact.{cond.field.name}"
-        if cond.op == "exists":
-            return f"{subject} exists"
-        if cond.op == "in":
-            assert isinstance(cond.value, tuple)
-            return f"{subject} in [{', '.join(_value(v) for v in cond.value)}]"
-        assert cond.value is not None and not isinstance(cond.value, tuple)
-        return f"{subject} {cond.op} {_value(cond.value)}"
-    if isinstance(cond, n.Not):
-        inner = cond_text(cond.operand)
-        return f"not ({inner})" if isinstance(cond.operand, n.And | n.Or) else f"not {inner}"
-    joiner = " and " if isinstance(cond, n.And) else " or "
-    return joiner.join(
-        f"({cond_text(op)})" if isinstance(cond, n.And) and isinstance(op, n.Or) else cond_text(op)
-        for op in cond.operands
-    )
-
-
-def duration_text(duration: n.Duration) -> str:
-    unit = duration.unit.replace("_", " ")
-    return f"{duration.amount} {unit}{'' if duration.amount == 1 else 's'}"
-
-
 def _email_detail(step: n.EmailStep) -> str:
     words = ["email"]
     if step.template is not None:
@@ -95,16 +57,16 @@ def step_summary(step: n.Step) -> str:
     if isinstance(step, n.EmailStep):
         text = _email_detail(step)
     elif isinstance(step, n.Wait):
-        text = f"wait {duration_text(step.duration)}"
+        text = f"wait {duration(step.duration)}"
     elif isinstance(step, n.WaitUntil):
         text = f"wait until {step.at}"
     elif isinstance(step, n.If):
         if len(step.branches) == 1:
-            text = f"if {_short(cond_text(step.branches[0].cond))}"
+            text = f"if {_short(condition(step.branches[0].cond))}"
         else:
             text = f"if ({len(step.branches)} conditions)"
         if step.within is not None:
-            text += f" within {duration_text(step.within)}"
+            text += f" within {duration(step.within)}"
     elif isinstance(step, n.Split):
         text = "split " + " / ".join(f"{b.weight}%" for b in step.branches)
     elif isinstance(step, n.Goto):
@@ -135,9 +97,9 @@ def route_text(graph: StepGraph, node: str, route: str) -> str:
     kind, _, index = route.partition(":")
     if kind == "then" and isinstance(step, n.If):
         word = "then" if index == "0" else "else if"
-        return f"{word}: {cond_text(step.branches[int(index)].cond)}"
+        return f"{word}: {condition(step.branches[int(index)].cond)}"
     if kind == "timeout" and isinstance(step, n.If) and step.within is not None:
-        return f"timeout {duration_text(step.within)}"
+        return f"timeout {duration(step.within)}"
     if kind == "split" and isinstance(step, n.Split):
         return f"{step.branches[int(index)].weight}%"
     return "" if kind == "next" else kind
