@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic
-from ..graph import StepGraph
+from ..graph import StepGraph, lower
 from ..loader import Program, Scope
 from ..nodes import Module, Sequence, Span
 
@@ -37,6 +37,7 @@ class RuleContext:
     graphs: dict[str, StepGraph]
     rule: Rule | None = None
     found: list[Diagnostic] = field(default_factory=list)
+    _more_graphs: dict[int, StepGraph] = field(default_factory=dict, repr=False)
 
     def report(self, span: Span, message: str, hint: str | None = None) -> None:
         assert self.rule is not None
@@ -44,7 +45,21 @@ class RuleContext:
 
     def sequences(self) -> Iterator[tuple[Sequence, StepGraph]]:
         for seq in self.module.sequences:
-            yield seq, self.graphs[seq.name]
+            yield seq, self.graph(seq)
+
+    def graph(self, seq: Sequence) -> StepGraph:
+        """The lowered graph of `seq`; a second sequence of the same name (SEQ011) gets its own."""
+        found = self.graphs.get(seq.name)
+        if found is not None and found.sequence is seq:
+            return found
+        if id(seq) not in self._more_graphs:
+            self._more_graphs[id(seq)] = lower(seq)
+        return self._more_graphs[id(seq)]
+
+    @property
+    def source(self) -> str:
+        """The module's text, for spans finer than the IR keeps (a declaration's name)."""
+        return self.program.sources.get(self.module.path, "")
 
 
 REGISTRY: dict[str, Rule] = {}
