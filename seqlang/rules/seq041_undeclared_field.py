@@ -3,6 +3,11 @@
 The engine renders strictly: a field the contact block never declares, or an
 optional one that this contact lacks, stops the email at send time instead of
 printing a blank.
+
+A library module (no sequence, no contact block: `stdlib/templates.seq`) cannot
+know its importers' fields, and cannot declare them either without clashing
+with every importer's contact block. There a field is fine when it has a
+default, and a field without one is the finding.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ ALWAYS_PRESENT = "email"
       "template uses an undeclared contact field, or an optional one without a default")
 def check(ctx: RuleContext) -> None:
     reported: set[tuple[Span, str]] = set()
+    library = not ctx.scope.fields and not ctx.module.sequences
     for part in declared_parts(ctx.module):
         loaded = load(part, ctx.program)
         if loaded.tree is None:
             continue
         for use in field_uses(loaded.tree):
-            finding = _finding(use, ctx.scope)
+            finding = _library_finding(use) if library else _finding(use, ctx.scope)
             if finding is None:
                 continue
             span = _use_span(loaded, ctx, use)
@@ -36,6 +42,14 @@ def check(ctx: RuleContext) -> None:
                 continue
             reported.add((span, use.name))
             ctx.report(span, *finding)
+
+
+def _library_finding(use: FieldUse) -> tuple[str, str] | None:
+    if use.name == ALWAYS_PRESENT or use.guarded:
+        return None
+    hint = f"write `{{{{ contact.{use.name} | default(\"...\") }}}}`"
+    return (f"`contact.{use.name}` has no default in a library template: importers may not "
+            "declare it"), hint
 
 
 def _finding(use: FieldUse, scope: Scope) -> tuple[str, str] | None:
