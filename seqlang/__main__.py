@@ -1,0 +1,7 @@
+"""`python -m seqlang` runs the command line, for machines where pip's script folder is not on PATH."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
