@@ -9,8 +9,8 @@ Two kinds of time are involved and must not be mixed up:
 * *elapsed* time (UTC instants), in which minutes and hours pass and emails are stamped.
 
 A local wall time that does not exist (spring-forward gap) moves forward by the gap, and one that
-occurs twice (fall-back fold) means its first occurrence: what cron-like tools and calendar apps do,
-so a wait never lands before a moment the user could have read on the wall clock.
+occurs twice (fall-back fold) means its first occurrence. That is iCalendar's rule (RFC 5545
+§3.3.5), so calendar apps and our waits agree, and it is what `fold=0` does in Python.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ class OpenHours:
     """A weekly schedule (`schedule` declaration): when emails may leave and business time runs.
 
     `days` are weekday numbers (0=Mon..6=Sun); `hours` are sorted, non-overlapping local windows
-    with start < end; `holidays` are `holidays` package codes ("US", or "US-CA" for a subdivision)
-    whose dates are closed all day. Empty `days` or `hours` is accepted so that the checker, not
-    the constructor, reports it (SEQ032); time searches then raise ValueError.
+    with start < end; an end of `time.max` stands for 24:00, which `datetime.time` cannot hold,
+    so that a window open until midnight has no closed last microsecond. `holidays` are
+    `holidays` package codes ("US", or "US-CA" for a subdivision) whose dates are closed all day.
+    Empty `days` or `hours` is accepted so that the checker, not the constructor, reports it
+    (SEQ032); time searches then raise ValueError.
     """
 
     days: frozenset[int]
@@ -75,7 +77,7 @@ class OpenHours:
                 )
             previous_end = end
         for code in self.holidays:
-            _holiday_calendar(code)
+            _country_and_subdivision(code)
 
 
 DEFAULT_OPEN_HOURS = OpenHours(days=frozenset(range(5)), hours=((time(9), time(17)),))
@@ -233,6 +235,8 @@ def _local_state(wall: datetime, hours: OpenHours) -> tuple[bool, datetime]:
     for begin, end in hours.hours:
         if now < begin:
             return False, datetime.combine(day, begin)
+        if end == time.max:
+            return True, next_midnight
         if now < end:
             return True, datetime.combine(day, end)
     return False, next_midnight
@@ -251,12 +255,12 @@ def _holiday_dates(code: str, year: int) -> frozenset[date]:
     Caching per (country, subdivision, year) keeps each lookup a set probe and never computes
     years nobody asks for; a frozenset also keeps the shared cache safe from mutation.
     """
-    country, subdiv = _holiday_calendar(code)
+    country, subdiv = _country_and_subdivision(code)
     return frozenset(holidays_lib.country_holidays(country, subdiv=subdiv, years=year))
 
 
 @lru_cache(maxsize=256)
-def _holiday_calendar(code: str) -> tuple[str, str | None]:
+def _country_and_subdivision(code: str) -> tuple[str, str | None]:
     """Split "US-CA" into (country, subdivision), failing early on a code the package lacks."""
     country, _, subdiv = code.partition("-")
     try:
