@@ -17,20 +17,9 @@ from functools import lru_cache
 from itertools import accumulate
 
 from .. import nodes as n
-from ..graph import StepGraph
+from ..graph import StepGraph, step_kind
 
 STRING = r'"(?:[^"\\\n]|\\.)*"'
-_KEYWORD = {
-    n.EmailStep: "email",
-    n.Wait: "wait",
-    n.WaitUntil: "wait",
-    n.If: "if",
-    n.Split: "split",
-    n.Goto: "goto",
-    n.Exit: "exit",
-    n.Task: "task",
-    n.Webhook: "webhook",
-}
 
 
 # ---- positions in the text ------------------------------------------------------
@@ -105,7 +94,7 @@ def step_head(step: n.Step, source: str) -> n.Span:
     names = (step.reply_to or step.template) if isinstance(step, n.EmailStep) else None
     if names is not None:
         return _from_start(step.span, names.span)
-    keyword = _KEYWORD[type(step)]
+    keyword = _keyword(step)
     label = r"[A-Za-z_]\w*\s*:\s*" if step.label is not None else ""
     found = find(source, step.span, rf"({label}{keyword})\b")
     return found or _first_line(step.span, source)
@@ -153,7 +142,7 @@ def describe(graph: StepGraph, node: str) -> str:
     step = graph.step(node)
     if step.label is not None and graph.label_node(step.label.name) == node:
         return step.label.name
-    return f"{_KEYWORD[type(step)]} (line {step.span.line})"
+    return f"{_keyword(step)} (line {step.span.line})"
 
 
 _UNIT_WORDS = {"business_day": "business day", "business_hour": "business hour"}
@@ -168,3 +157,8 @@ def text_at(source: str, span: n.Span) -> str:
     """The text a span covers, as written."""
     return source[_offset(source, span.line, span.column):
                   _offset(source, span.end_line, span.end_column)]
+
+
+def _keyword(step: n.Step) -> str:
+    """The word a step starts with: its graph kind up to the first `-` (`wait-until` is `wait`)."""
+    return step_kind(step).partition("-")[0]
