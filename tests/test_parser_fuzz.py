@@ -87,7 +87,7 @@ def test_token_soup(text: str) -> None:
 @given(
     st.sampled_from(SEEDS),
     st.lists(
-        st.tuples(st.floats(0, 1), st.integers(0, 12), st.sampled_from(TOKENS + ["", "\x00", "é"])),
+        st.tuples(st.floats(0, 1), st.integers(0, 12), st.sampled_from([*TOKENS, "", "\x00", "é"])),
         min_size=1,
         max_size=4,
     ),
