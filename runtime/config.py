@@ -1,0 +1,43 @@
+"""The engine's settings, in one frozen object; only `from_env` reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+DATABASE_URL_ENV = "SEQLANG_DATABASE_URL"
+TRANSPORT_ENV = "SEQLANG_TRANSPORT"
+WEBHOOK_SECRET_ENV = "SEQLANG_WEBHOOK_SECRET"
+LINK_SECRET_ENV = "SEQLANG_LINK_SECRET"
+UNSUBSCRIBE_URL_ENV = "SEQLANG_UNSUBSCRIBE_URL"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_steps: int = 1000  # per enrollment, over its life: the safety net under `goto` loops
+    max_send_attempts: int = 8
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_cap: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)
+    unsubscribe_base: str = "http://127.0.0.1:8080/unsubscribe"
+    link_secret: bytes = b""
+    msgid_domain: str | None = None
+    webhook_secret: bytes | None = None  # None: webhooks are held back, never sent unsigned
+    webhook_timeout: float = 5.0
+    webhook_max_attempts: int = 10
+    webhook_retry_base: timedelta = timedelta(seconds=30)
+    webhook_retry_cap: timedelta = timedelta(hours=1)
+    # `seqlang run --send-window ignore`: emails leave outside `send on`, for trying a
+    # sequence now; business-day waits still count the schedule's open days.
+    ignore_send_window: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> EngineConfig:
+        secret = environ.get(WEBHOOK_SECRET_ENV)
+        return cls(
+            unsubscribe_base=environ.get(UNSUBSCRIBE_URL_ENV, cls.unsubscribe_base),
+            link_secret=environ.get(LINK_SECRET_ENV, "").encode(),
+            webhook_secret=secret.encode() if secret else None,
+        )
