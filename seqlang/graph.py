@@ -14,7 +14,7 @@ lists the routes it carries in the edge's `routes` attribute.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -73,20 +73,43 @@ def step_ids(sequence: n.Sequence) -> list[tuple[str, n.Step]]:
     `-` cannot occur in a name, so a generated id never collides with a label; a
     duplicated label keeps its first step, later ones fall back to `kind-N`.
     """
-    seen: set[str] = set()
-    out = []
-    for index, step in enumerate(n.walk_steps(sequence.steps), start=1):
-        label = step.label.name if step.label is not None else None
-        if label is not None and label not in seen:
-            seen.add(label)
-            out.append((label, step))
-        else:
-            out.append((f"{step_kind(step)}-{index}", step))
+    out: list[tuple[str, n.Step]] = []
+    _number(sequence.steps, set(), out)
     return out
 
 
+def _number(steps: tuple[n.Step, ...], seen: set[str], out: list[tuple[str, n.Step]]) -> None:
+    """`step_ids` for `steps` and the steps nested in them: the pre-order of
+    `nodes.walk_steps`, without a generator per level of nesting (every step of every
+    checked file passes here)."""
+    for step in steps:
+        kind = type(step)
+        label = step.label
+        if label is not None and label.name not in seen:
+            seen.add(label.name)
+            out.append((label.name, step))
+        else:
+            out.append((f"{_KINDS[kind]}-{len(out) + 1}", step))
+        if kind is n.If:
+            for branch in step.branches:
+                _number(branch.body.steps, seen, out)
+            if step.else_body is not None:
+                _number(step.else_body.steps, seen, out)
+        elif kind is n.Split:
+            for cohort in step.branches:
+                _number(cohort.body.steps, seen, out)
+
+
 def lower(sequence: n.Sequence) -> StepGraph:
-    g = nx.DiGraph(sequence=sequence.name)
+    """Lower `sequence` to its step graph.
+
+    Checking lowers every sequence of every file, so the walk builds plain dicts
+    and lists and hands them to networkx in bulk: one networkx call per node and
+    per edge, and reading routes back through `g.nodes[...]`, cost more than the
+    walk itself. Nodes go in in pre-order and edges in the order the walk finds
+    them (a block's last step first), which fixes the order of every adjacency
+    dict.
+    """
     ids = step_ids(sequence)
     node_of = {id(step): node for node, step in ids}
     labels = {
@@ -94,48 +117,80 @@ def lower(sequence: n.Sequence) -> StepGraph:
         for node, step in ids
         if step.label is not None and node == step.label.name
     }
+    walk = _Walk(node_of, labels)
+    start = walk.block(sequence.steps, EXIT)
+    walk.edges.append((ENTRY, start, {"kind": "next", "routes": ["next"]}))
+    g = nx.DiGraph(sequence=sequence.name)
     g.graph["node_of"] = node_of
     g.graph["labels"] = labels
-    g.add_node(ENTRY, kind="entry", step=None, routes={})
+    g.add_nodes_from([ENTRY, *(node for node, _ in ids), EXIT])
+    attrs = g.nodes
+    attrs[ENTRY].update(kind="entry", step=None, routes={"next": start})
     for node, step in ids:
-        g.add_node(node, kind=step_kind(step), step=step, routes={})
-    g.add_node(EXIT, kind="exit", step=None, routes={})
+        attrs[node].update(kind=_KINDS[type(step)], step=step, routes=walk.routes[node])
+    attrs[EXIT].update(kind="exit", step=None, routes={})
+    g.add_edges_from(walk.edges)
+    return StepGraph(sequence, g)
 
-    def connect(src: str, route: str, dst: str, **attrs) -> None:
-        g.nodes[src]["routes"][route] = dst
-        if g.has_edge(src, dst):
-            g.edges[src, dst]["routes"].append(route)
-        else:
-            g.add_edge(src, dst, kind=route_kind(route), routes=[route], **attrs)
 
-    def block(steps: tuple[n.Step, ...], cont: str) -> str:
-        succ = cont
+@dataclass(frozen=True)
+class _Walk:
+    """The routes and edges of one sequence, found block by block.
+
+    A class rather than nested functions: a nested function that calls itself makes a
+    reference cycle, so everything it holds would wait for the cycle collector, which
+    the checker pauses while it works.
+    """
+
+    node_of: dict[int, str]
+    labels: dict[str, str]
+    routes: dict[str, dict[str, str]] = field(default_factory=dict)
+    edges: list[tuple[str, str, dict]] = field(default_factory=list)
+
+    def block(self, steps: tuple[n.Step, ...], succ: str) -> str:
+        """Lower `steps`, the last going on to `succ`; the node the block starts at."""
+        node_of, routes, edges = self.node_of, self.routes, self.edges
         for step in reversed(steps):
-            lower_step(step, succ)
-            succ = node_of[id(step)]
+            me = node_of[id(step)]
+            kind = type(step)
+            if kind is n.If:
+                routes[me] = {}
+                shared: dict[str, dict] = {}
+                for i, branch in enumerate(step.branches):
+                    self.way_out(me, f"then:{i}", self.block(branch.body.steps, succ), shared,
+                                 {"cond": branch.cond})
+                otherwise = self.block(step.else_body.steps, succ) if step.else_body else succ
+                if step.within is not None:
+                    self.way_out(me, "timeout", otherwise, shared, {"duration": step.within})
+                else:
+                    self.way_out(me, "else", otherwise, shared)
+            elif kind is n.Split:
+                routes[me] = {}
+                shared = {}
+                for i, cohort in enumerate(step.branches):
+                    self.way_out(me, f"split:{i}", self.block(cohort.body.steps, succ), shared,
+                                 {"weight": cohort.weight})
+            elif kind is n.Goto:
+                target = self.labels.get(step.target.name)
+                routes[me] = {"goto": target} if target is not None else {}
+                if target is not None:
+                    edges.append((me, target, {"kind": "goto", "routes": ["goto"]}))
+            else:
+                dst = EXIT if kind is n.Exit else succ
+                routes[me] = {"next": dst}
+                edges.append((me, dst, {"kind": "next", "routes": ["next"]}))
+            succ = me
         return succ
 
-    def lower_step(step: n.Step, succ: str) -> None:
-        me = node_of[id(step)]
-        if isinstance(step, n.If):
-            for i, branch in enumerate(step.branches):
-                connect(me, f"then:{i}", block(branch.body.steps, succ), cond=branch.cond)
-            otherwise = block(step.else_body.steps, succ) if step.else_body else succ
-            if step.within is not None:
-                connect(me, "timeout", otherwise, duration=step.within)
-            else:
-                connect(me, "else", otherwise)
-        elif isinstance(step, n.Split):
-            for i, branch in enumerate(step.branches):
-                connect(me, f"split:{i}", block(branch.body.steps, succ), weight=branch.weight)
-        elif isinstance(step, n.Goto):
-            target = labels.get(step.target.name)
-            if target is not None:
-                connect(me, "goto", target)
-        elif isinstance(step, n.Exit):
-            connect(me, "next", EXIT)
+    def way_out(self, me: str, route: str, dst: str, shared: dict[str, dict],
+                data: dict | None = None) -> None:
+        """A route of an `if` or a `split`; routes to the same target share one edge."""
+        self.routes[me][route] = dst
+        edge = shared.get(dst)
+        if edge is not None:
+            edge["routes"].append(route)
         else:
-            connect(me, "next", succ)
-
-    connect(ENTRY, "next", block(sequence.steps, EXIT))
-    return StepGraph(sequence, g)
+            edge = shared[dst] = {"kind": route_kind(route), "routes": [route]}
+            if data is not None:
+                edge.update(data)
+            self.edges.append((me, dst, edge))

@@ -3,21 +3,28 @@ library API, growth with file size, and random valid sequences that must pass.""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
+import networkx as nx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seqlang
+from seqlang import nodes as n
 from seqlang.checker import check_program, check_source, known_codes
 from seqlang.config import Config
-from seqlang.diagnostics import ERROR, WARNING, Diagnostic
+from seqlang.diagnostics import ERROR, WARNING, Diagnostic, SeqSyntaxError
+from seqlang.graph import ENTRY, EXIT, lower, route_kind, step_kind
 from seqlang.loader import load_text
+from seqlang.parser import parse
 from seqlang.rules import RuleContext, all_rules
 
 HELLO = 'template hello {\n  subject "Hello"\n  body "Hi! {{ unsubscribe_url }}"\n}\n'
@@ -230,6 +237,49 @@ def test_rule_context_gives_each_same_named_sequence_its_own_graph() -> None:
     assert ctx.graph(second) is ctx.graph(second)
 
 
+SETTINGS = {  # a setting as written -> the keyword findings name it by
+    'name "Trial"': "name", 'from "ana@example.com"': "from",
+    'timezone "Europe/Paris"': "timezone", "send on office": "send on",
+    "track opens": "track", "exit when replied": "exit when",
+}
+OFFICE = "schedule office {\n  days mon-fri\n  hours 09:00-17:00\n}\n"
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_a_setting_given_again_is_reported_on_each_later_line_naming_the_first(
+    setting: str,
+) -> None:
+    head = HELLO + OFFICE
+    first = head.count("\n") + 2
+    found = only(check(f"  {setting}\n  {setting}\n  {setting}\n  email hello", head), "SEQ011")
+    assert [(d.span.line, d.span.column, d.span.end_column) for d in found] == [
+        (first + 1, 3, 3 + len(setting)), (first + 2, 3, 3 + len(setting))]
+    for duplicate in found:
+        assert duplicate.message.startswith(
+            f"`{SETTINGS[setting]}` is already set on line {first} of sequence `s`")
+        assert duplicate.hint
+
+
+def test_both_forms_of_timezone_are_one_setting_and_a_suppression_accepts_the_second() -> None:
+    head = HELLO + "contact {\n  zone: string?\n}\n"
+    twice = '  timezone "Europe/Paris"\n  timezone contact.zone default "UTC"'
+    assert codes(check(f"{twice}\n  email hello", head)) == ["SEQ011"]
+    assert check(f"{twice}  # seq: ignore[SEQ011]\n  email hello", head) == []
+
+
+def test_a_second_contact_block_is_reported_at_its_keyword_but_an_imported_one_is_not(
+    tmp_path: Path,
+) -> None:
+    two = "contact {\n  a: string?\n}\ncontact {\n  b: string?\n}\n"
+    (second,) = only(check("  email hello", two + HELLO), "SEQ011")
+    assert (second.span.line, second.span.column, second.span.end_column) == (4, 1, 8)
+    assert "already has a contact block, on line 1" in second.message
+    write(tmp_path, "fields.seq", "contact {\n  a: string?\n}\n")
+    main = write(tmp_path, "main.seq", 'import "./fields.seq"\ncontact {\n  b: string?\n}\n'
+                 + HELLO + "sequence s {\n  timezone contact.a\n  email hello\n}\n")
+    assert seqlang.check(main) == []
+
+
 # ---- the library API -------------------------------------------------------------------------
 
 
@@ -368,3 +418,136 @@ def test_the_checking_benchmark_runs_on_error_free_files() -> None:
                           text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "10 files x ~50 steps" in done.stdout and "check / parse: worst" in done.stdout
+
+
+# ---- lowering ----------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+EDGE_SHAPES = """
+sequence shapes {
+  first: email hello
+  if opened(first) { } else { }
+  if opened(first) { exit } else if clicked(first) { } else { goto first }
+  if replied within 2 days { }
+  split { 50%: { } 25%: { exit "held out" } 25%: { spin: wait 1 hour } }
+  again: task "call"
+  again: goto nowhere
+  self: goto self
+  if bounced { goto again } else if unsubscribed { goto spin }
+  split { }
+  wait until 2027-01-01T09:00
+  webhook "https://hooks.example.com/x"
+}
+"""
+
+
+def _reference_lowering(sequence: n.Sequence) -> nx.DiGraph:
+    """The step graph built the plain way, one node and one edge at a time, as a yardstick for
+    `lower`, which builds the same graph in bulk for speed."""
+    g = nx.DiGraph(sequence=sequence.name)
+    steps = list(n.walk_steps(sequence.steps))
+    node_of: dict[int, str] = {}
+    labels: dict[str, str] = {}
+    for number, step in enumerate(steps, start=1):
+        if step.label is not None and step.label.name not in labels:
+            node_of[id(step)] = labels[step.label.name] = step.label.name
+        else:
+            node_of[id(step)] = f"{step_kind(step)}-{number}"
+    g.graph["node_of"] = node_of
+    g.graph["labels"] = labels
+    g.add_node(ENTRY, kind="entry", step=None, routes={})
+    for step in steps:
+        g.add_node(node_of[id(step)], kind=step_kind(step), step=step, routes={})
+    g.add_node(EXIT, kind="exit", step=None, routes={})
+
+    def connect(src: str, route: str, dst: str, **attrs: object) -> None:
+        g.nodes[src]["routes"][route] = dst
+        if g.has_edge(src, dst):
+            g.edges[src, dst]["routes"].append(route)
+        else:
+            g.add_edge(src, dst, kind=route_kind(route), routes=[route], **attrs)
+
+    def block(steps: tuple[n.Step, ...], succ: str) -> str:
+        for step in reversed(steps):
+            me = node_of[id(step)]
+            if isinstance(step, n.If):
+                for i, branch in enumerate(step.branches):
+                    connect(me, f"then:{i}", block(branch.body.steps, succ), cond=branch.cond)
+                otherwise = block(step.else_body.steps, succ) if step.else_body else succ
+                if step.within is not None:
+                    connect(me, "timeout", otherwise, duration=step.within)
+                else:
+                    connect(me, "else", otherwise)
+            elif isinstance(step, n.Split):
+                for i, cohort in enumerate(step.branches):
+                    connect(me, f"split:{i}", block(cohort.body.steps, succ),
+                            weight=cohort.weight)
+            elif isinstance(step, n.Goto):
+                if step.target.name in labels:
+                    connect(me, "goto", labels[step.target.name])
+            else:
+                connect(me, "next", EXIT if isinstance(step, n.Exit) else succ)
+            succ = me
+        return succ
+
+    connect(ENTRY, "next", block(sequence.steps, EXIT))
+    return g
+
+
+def _layout(g: nx.DiGraph) -> list[object]:
+    """Everything a reader of the graph can observe, in order: attribute keys and routes in
+    insertion order, IR nodes by identity (equal-looking steps are still different steps)."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, dict):
+            return [(key, plain(item)) for key, item in value.items()]
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return ("ir", id(value)) if hasattr(value, "span") else value
+
+    return [plain(dict(g.graph)), plain(dict(g.nodes(data=True))),
+            [(src, dst, plain(data)) for src, dst, data in g.edges(data=True)],
+            [(node, list(g.pred[node]), list(g.succ[node])) for node in g]]
+
+
+def _project_sequences() -> list[tuple[str, n.Sequence]]:
+    found = [("edge shapes", parse(HELLO + EDGE_SHAPES, "shapes.seq").sequences[0])]
+    for pattern in ("tests/cases/**/*.seq", "examples/*.seq", "stdlib/*.seq"):
+        for path in sorted(ROOT.glob(pattern)):
+            try:
+                module = parse(path.read_text(encoding="utf-8"), str(path))
+            except SeqSyntaxError:
+                continue
+            found += [(f"{path.relative_to(ROOT)}:{seq.name}", seq) for seq in module.sequences]
+    return found
+
+
+def test_lowering_builds_the_reference_graph_for_every_project_sequence() -> None:
+    sequences = _project_sequences()
+    assert len(sequences) > 50
+    for where, seq in sequences:
+        assert _layout(lower(seq).graph) == _layout(_reference_lowering(seq)), where
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_lowering_builds_the_reference_graph_for_random_sequences(data: st.DataObject) -> None:
+    seq = parse(data.draw(valid_modules()), "t.seq").sequences[0]
+    assert _layout(lower(seq).graph) == _layout(_reference_lowering(seq))
+
+
+def test_lowering_leaves_nothing_for_the_cycle_collector() -> None:
+    """The checker pauses the cycle collector: a lowered graph caught in a reference cycle would
+    stay in memory until the whole check ends."""
+    seq = parse(HELLO + EDGE_SHAPES, "shapes.seq").sequences[0]
+    graph = weakref.ref(lower(seq).graph)  # the first call also fills networkx's lazy caches
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        assert graph() is None
+        lower(seq)
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()
