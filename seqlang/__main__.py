@@ -1,4 +1,4 @@
-"""`python -m seqlang` runs the command line, for machines where pip's script folder is not on PATH."""
+"""`python -m seqlang` runs the command line where pip's script folder is not on PATH."""
 
 import sys
 
