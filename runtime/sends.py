@@ -18,7 +18,8 @@ can tell); if that cannot be confirmed the send becomes `unknown` and the enroll
 with a reason that says what to check. It is never re-sent on a guess: `seqlang resume` treats
 it as sent, `seqlang resume --resend` sends it again.
 
-On PostgreSQL the reservations commit without waiting for the WAL flush (`durable=False`): a
+On PostgreSQL a reservation is one statement committing on its own (or, when results are
+recorded with it, a `durable=False` transaction), without waiting for the WAL flush: a
 dead worker loses nothing the server has acknowledged, and a crash of the server itself is
 caught at the next claim, which pauses every enrollment that was leased across the restart
 (see `runtime.claims`). An fsync per email would otherwise cap a worker at a few hundred
@@ -111,10 +112,12 @@ class StoreMailer:
     `flush` inside its write-back so that none is left behind.
     """
 
-    def __init__(self, store: Store, conn: Connection, transport: Transport,
-                 claims: Sequence[Claim], owner: str, now: datetime) -> None:
+    def __init__(self, store: Store, conn: Connection, single: Connection | None,
+                 transport: Transport, claims: Sequence[Claim], owner: str,
+                 now: datetime) -> None:
         self.store = store
         self.conn = conn
+        self.single = single
         self.transport = transport
         self.leases = {c.enrollment.id: c.lease_version for c in claims}
         self.owner = owner
@@ -126,10 +129,13 @@ class StoreMailer:
         request, msg = pending.request, pending.request.message
         recording = len(self._sent) + len(self._failed) >= RECORD_EVERY
         try:
-            with self.store.write(self.conn, durable=False) as tx:
-                if recording:
-                    self._write_results(tx)
-                send_id = self._reserve(tx, pending)
+            if recording or self.single is None:
+                with self.store.write(self.conn, durable=False) as tx:
+                    if recording:
+                        self._write_results(tx)
+                    send_id = self._reserve(tx, pending)
+            else:
+                send_id = self._reserve(self.single, pending)  # one statement, one commit
         except IntegrityError:
             # The key is taken although the claim saw no such send: never guess, never resend.
             send_id = Unknown(unknown_reason(request.step, msg.message_id, msg.to,

@@ -29,7 +29,6 @@ from sqlalchemy.pool import StaticPool
 DEFAULT_URL = "sqlite:///seqlang.db"
 BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "seqlang_immediate"
-_FAST = "seqlang_fast_commits"
 
 
 @dataclass(frozen=True)
@@ -58,31 +57,25 @@ class Store:
                 conn = stack.enter_context(self.engine.connect())
             conn.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
-                if self.dialect == "postgresql" and durable == conn.info.get(_FAST, False):
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO "
-                                         + ("ON" if durable else "OFF"))
+                if not durable and self.dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
 
     @contextmanager
-    def fast_commits(self, conn: Connection) -> Iterator[Connection]:
-        """Make `durable=False` the session default of `conn` for a while (PostgreSQL).
-
-        A tick writes mostly non-durable transactions; setting it once for the session, and
-        `SET LOCAL ... ON` in the few durable ones, saves a round trip per email. The setting
-        is reset before the connection goes back to the pool.
-        """
+    def single_statements(self) -> Iterator[Connection | None]:
+        """On PostgreSQL, a connection on which each statement commits on its own, without
+        waiting for the WAL flush: one round trip for a write that needs no BEGIN/COMMIT
+        around it. None on SQLite, whose transactions cost no round trips."""
         if self.dialect != "postgresql":
-            yield conn
+            yield None
             return
-        with conn.begin():
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("SET synchronous_commit TO OFF")
-        conn.info[_FAST] = True
-        try:
-            yield conn
-        finally:
-            conn.info.pop(_FAST, None)
-            if not conn.invalidated:
-                with conn.begin():
+            try:
+                yield conn
+            finally:
+                if not conn.invalidated:
                     conn.exec_driver_sql("RESET synchronous_commit")
 
     @contextmanager

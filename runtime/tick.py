@@ -58,7 +58,7 @@ def process_due(store: Store, transport: Transport, now: datetime, owner: str,
     """Run one tick at `now` as worker `owner`; returns what happened, by outcome."""
     config = config or EngineConfig()
     counts: Counter[str] = Counter()
-    with store.engine.connect() as conn, store.fast_commits(conn):
+    with store.engine.connect() as conn, store.single_statements() as single:
         claims = claim(store, owner, now, batch_size, now + config.lease, conn)
         counts["claimed"] = len(claims)
         ready = []
@@ -69,7 +69,7 @@ def process_due(store: Store, transport: Transport, now: datetime, owner: str,
                 counts["paused"] += 1
             else:
                 ready.append(settled)
-        mailer = StoreMailer(store, conn, transport, ready, owner, now)
+        mailer = StoreMailer(store, conn, single, transport, ready, owner, now)
         try:
             results = _walk_all(store, conn, mailer, ready, owner, now, config)
         finally:

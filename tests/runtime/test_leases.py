@@ -77,8 +77,9 @@ def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owner(engine):
 
     message = build_message(sender="ana@example.com", to="ana@example.com", subject="Hello",
                             text="x")
-    with engine.store.engine.connect() as conn:
-        mailer = StoreMailer(engine.store, conn, engine.transport, [mine], "slow", later)
+    with engine.store.engine.connect() as conn, engine.store.single_statements() as single:
+        mailer = StoreMailer(engine.store, conn, single, engine.transport, [mine], "slow",
+                             later)
         outcome = mailer.send(PendingSend(SendRequest(enrollment, "hello", 1, None, message)))
     assert isinstance(outcome, LeaseLost)
     assert engine.transport.sent == [] and engine.rows(t.sends) == []
