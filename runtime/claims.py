@@ -76,15 +76,17 @@ class Claim:
     stale: tuple[StaleSend, ...]
 
 
-def due(now: datetime, limit: int) -> sa.Select:
+def due(now: datetime, limit: int, sequence: str | None = None) -> sa.Select:
     """The due, unleased, active enrollments, earliest first: a range scan of the index on
     `next_run_at`, whatever the number of enrollments waiting further out."""
+    only = () if sequence is None else (E.c.sequence == sequence,)
     return (
         sa.select(E.c.id)
         .where(
             E.c.next_run_at <= now,
             E.c.state == "active",
             sa.or_(E.c.lease_expires_at.is_(None), E.c.lease_expires_at <= now),
+            *only,
         )
         .order_by(E.c.next_run_at)
         .limit(limit)
@@ -93,8 +95,9 @@ def due(now: datetime, limit: int) -> sa.Select:
 
 
 def claim(store: Store, owner: str, now: datetime, limit: int, lease_until: datetime,
-          conn: Connection | None = None) -> list[Claim]:
-    """Lease up to `limit` due enrollments (earliest first) and load what their walks need.
+          conn: Connection | None = None, sequence: str | None = None) -> list[Claim]:
+    """Lease up to `limit` due enrollments (earliest first, of `sequence` only when given) and
+    load what their walks need.
 
     An enrollment whose previous lease was never released, and was last granted or renewed
     before the database server started, was being walked when the server went down: the
@@ -102,7 +105,9 @@ def claim(store: Store, owner: str, now: datetime, limit: int, lease_until: date
     it is paused for a person instead of being walked again (see runtime.sends).
     """
     with store.write(conn) as tx:
-        rows = tx.execute(due(now, limit).add_columns(E.c.lease_owner, E.c.leased_at)).all()
+        rows = tx.execute(
+            due(now, limit, sequence).add_columns(E.c.lease_owner, E.c.leased_at)
+        ).all()
         if not rows:
             return []
         started = server_started(tx) if any(r.lease_owner for r in rows) else None

@@ -179,6 +179,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _add_process(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sequence", nargs="?", help="only this sequence's enrollments")
     _database(parser)
     _now_option(parser)
     parser.add_argument("--transport", default=os.environ.get(TRANSPORT_ENV,
@@ -205,7 +206,8 @@ def _process(args: argparse.Namespace) -> int:
     config = EngineConfig.from_env()
     total = service.TickCounts()
     while True:
-        counts = service.process_due(store, transport, now, args.owner, args.batch_size, config)
+        counts = service.process_due(store, transport, now, args.owner, args.batch_size, config,
+                                     args.sequence)
         total = total + counts
         if not args.drain or counts.claimed < args.batch_size:
             break
@@ -226,17 +228,24 @@ def _add_event(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=("opened", "clicked", "replied", "bounced",
                                          "unsubscribed"))
     which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--contact", metavar="EMAIL",
+                       help="the contact; the event is about the latest email sent to them")
     which.add_argument("--message-id", help="Message-ID of the email the event is about")
     which.add_argument("--send", type=int, help="id of the send the event is about")
+    parser.add_argument("--step", metavar="LABEL",
+                        help="with --contact: the latest email of this step")
     parser.add_argument("--url", help="the clicked link (clicked only)")
     parser.add_argument("--at", metavar="ISO", help="when it happened (default: now)")
 
 
 def _event(args: argparse.Namespace) -> int:
+    if args.step is not None and args.contact is None:
+        raise UsageError("--step goes with --contact")
     store = _store(args)
     try:
         event = service.record_event(store, args.kind, message_id=args.message_id,
-                                     send_id=args.send, url=args.url,
+                                     send_id=args.send, contact=args.contact,
+                                     step=args.step, url=args.url,
                                      at=_moment(args.at, "--at"),
                                      now=_moment(args.now, "--now"))
     except service.EventError as error:
@@ -292,23 +301,23 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _add_status(parser: argparse.ArgumentParser) -> None:
     _database(parser)
-    parser.add_argument("enrollment", nargs="?", type=int,
-                        help="explain this enrollment (default: an overview per sequence)")
-    parser.add_argument("--sequence", help="only this sequence (overview)")
+    parser.add_argument("target", nargs="?", metavar="SEQUENCE|ENROLLMENT",
+                        help="an enrollment id to explain, or a sequence to count "
+                             "(default: an overview of every sequence)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def _status(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        if args.enrollment is not None:
-            found = service.explain(store, args.enrollment)
+        if args.target is not None and args.target.isdigit():
+            found = service.explain(store, int(args.target))
             if args.format == "json":
                 _print_json(found.to_json())
             else:
                 print(found.text())
             return OK
-        listed = service.overview(store, args.sequence)
+        listed = service.overview(store, args.target)
     except LookupError as error:
         print(f"seqlang status: {error.args[0]}", file=sys.stderr)
         return REFUSED

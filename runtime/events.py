@@ -40,9 +40,11 @@ class RecordedEvent:
 
 
 def record_event(store: Store, kind: str, *, now: datetime, message_id: str | None = None,
-                 send_id: int | None = None, url: str | None = None,
+                 send_id: int | None = None, contact: str | None = None,
+                 step: str | None = None, url: str | None = None,
                  at: datetime | None = None) -> RecordedEvent:
-    """Record one event for the send with `message_id` (or `send_id`)."""
+    """Record one event for the send with `message_id`, or `send_id`, or the latest email
+    sent to `contact` (from step `step` when given: `seqlang event replied --contact a@b`)."""
     if kind not in INGESTED_KINDS:
         raise EventError(f"unknown event kind {kind!r}; expected one of "
                          + ", ".join(INGESTED_KINDS))
@@ -57,15 +59,21 @@ def record_event(store: Store, kind: str, *, now: datetime, message_id: str | No
         where = S.c.message_id == message_id
     elif send_id is not None:
         where = S.c.id == send_id
+    elif contact is not None:
+        contact = contact.strip().lower()
+        where = S.c.to_address == contact
+        if step is not None:
+            where = sa.and_(where, S.c.step == step)
     else:
-        raise EventError("an event needs the Message-ID or the id of the send it belongs to")
+        raise EventError("an event needs the contact, the Message-ID or the id of the send it "
+                         "belongs to")
     with store.write() as conn:
         send = conn.execute(
             sa.select(S.c.id, S.c.enrollment_id, S.c.step, S.c.to_address, S.c.state)
             .where(where).order_by(S.c.id.desc()).limit(1)
         ).first()
         if send is None:
-            raise EventError(f"no email was sent with {_which(message_id, send_id)}")
+            raise EventError(f"no email was sent {_which(message_id, send_id, contact, step)}")
         event_id = conn.execute(
             sa.insert(t.events).values(
                 send_id=send.id, enrollment_id=send.enrollment_id, step=send.step, kind=kind,
@@ -110,5 +118,10 @@ def wake(conn: Connection, which: Any, now: datetime) -> int:
     return result.rowcount
 
 
-def _which(message_id: str | None, send_id: int | None) -> str:
-    return f"Message-ID {message_id}" if message_id is not None else f"send id {send_id}"
+def _which(message_id: str | None, send_id: int | None, contact: str | None,
+           step: str | None) -> str:
+    if message_id is not None:
+        return f"with Message-ID {message_id}"
+    if send_id is not None:
+        return f"with send id {send_id}"
+    return f"to {contact}" + (f" from step {step}" if step is not None else "")

@@ -83,11 +83,12 @@ def enroll(store: Store, sequence: str, *, contact: Mapping[str, Any] | None = N
 
 
 def record_event(store: Store, kind: str, *, message_id: str | None = None,
-                 send_id: int | None = None, url: str | None = None,
+                 send_id: int | None = None, contact: str | None = None,
+                 step: str | None = None, url: str | None = None,
                  at: datetime | None = None, now: datetime | None = None) -> RecordedEvent:
     """Record an open, click, reply, bounce or unsubscribe of a sent email."""
     return events.record_event(store, kind, now=_clock(now), message_id=message_id,
-                               send_id=send_id, url=url, at=at)
+                               send_id=send_id, contact=contact, step=step, url=url, at=at)
 
 
 def suppress(store: Store, email: str, reason: str = "manual", now: datetime | None = None

@@ -54,12 +54,14 @@ class TickCounts:
 
 
 def process_due(store: Store, transport: Transport, now: datetime, owner: str,
-                batch_size: int = 100, config: EngineConfig | None = None) -> TickCounts:
-    """Run one tick at `now` as worker `owner`; returns what happened, by outcome."""
+                batch_size: int = 100, config: EngineConfig | None = None,
+                sequence: str | None = None) -> TickCounts:
+    """Run one tick at `now` as worker `owner` (over `sequence` only, when given); returns
+    what happened, by outcome."""
     config = config or EngineConfig()
     counts: Counter[str] = Counter()
     with store.engine.connect() as conn, store.single_statements() as single:
-        claims = claim(store, owner, now, batch_size, now + config.lease, conn)
+        claims = claim(store, owner, now, batch_size, now + config.lease, conn, sequence)
         counts["claimed"] = len(claims)
         ready = []
         for taken in claims:

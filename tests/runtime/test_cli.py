@@ -73,15 +73,19 @@ def test_deploy_enroll_process_event_status(cli, tmp_path):
     assert (status, json.loads(out)["sent"]) == (0, 2)
     assert sorted(m["subject"] for m in sent(cli.outbox)) == ["Hi Bo", "Hi Cy"]
 
-    cy_mail = next(m for m in sent(cli.outbox) if m["to"] == "cy@example.com")
-    status, out, _ = cli("event", "replied", "--message-id", cy_mail["message_id"],
+    status, out, _ = cli("event", "replied", "--contact", "Cy@Example.com", "--step", "welcome",
                          "--now", "2026-03-02T15:00:00+00:00")
     assert status == 0 and out.startswith(f"recorded replied for enrollment {cy} step welcome")
-    assert cli("process", "--now", "2026-03-02T15:00:00+00:00")[1] == "claimed 1, exited 1\n"
+    assert cli("event", "opened", "--contact", "cy@example.com", "--step", "later")[::2] == (
+        1, "seqlang event: no email was sent to cy@example.com from step later\n")
+    assert cli("process", "other", "--now", "2026-03-02T15:00:00+00:00")[1] == "nothing due\n"
+    assert cli("process", "flow", "--now", "2026-03-02T15:00:00+00:00")[1] == (
+        "claimed 1, exited 1\n")
 
-    status, out, _ = cli("status", "--format", "json")
+    status, out, _ = cli("status", "flow", "--format", "json")
     [overview] = json.loads(out)
     assert overview["states"] == {"active": 1, "exited": 1}
+    assert cli("status", "nope")[::2] == (1, "seqlang status: sequence 'nope' is not deployed\n")
     status, out, _ = cli("status", str(cy))
     assert status == 0
     assert f"enrollment {cy}: cy@example.com in flow (version 1), exited" in out
@@ -106,6 +110,9 @@ def test_operator_commands(cli, tmp_path):
               "first_name=Bo", "--now", NOW)[1]
     bo = out.rsplit(": ", 1)[1].strip()
     cli("process", "--now", NOW)
+    bo_mail = sent(cli.outbox)[0]
+    status, out, _ = cli("event", "opened", "--message-id", bo_mail["message_id"], "--now", NOW)
+    assert status == 0 and out.startswith(f"recorded opened for enrollment {bo} step welcome")
     assert cli("pause", bo, "--reason", "asked us to wait")[:2] == (
         0, f"enrollment {bo} paused\n")
     assert cli("pause", bo)[::2] == (1, f"seqlang pause: enrollment {bo} is paused, not "
