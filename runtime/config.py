@@ -11,7 +11,8 @@ DATABASE_URL_ENV = "SEQLANG_DATABASE_URL"
 TRANSPORT_ENV = "SEQLANG_TRANSPORT"
 WEBHOOK_SECRET_ENV = "SEQLANG_WEBHOOK_SECRET"
 LINK_SECRET_ENV = "SEQLANG_LINK_SECRET"
-UNSUBSCRIBE_URL_ENV = "SEQLANG_UNSUBSCRIBE_URL"
+PUBLIC_URL_ENV = "SEQLANG_PUBLIC_URL"
+API_TOKEN_ENV = "SEQLANG_API_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,11 @@ class EngineConfig:
     retry_base: timedelta = timedelta(minutes=1)
     retry_cap: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=5)
-    unsubscribe_base: str = "http://127.0.0.1:8080/unsubscribe"
-    link_secret: bytes = b""
+    # Where readers' mail clients reach `seqlang serve`: the base of unsubscribe, open-pixel
+    # and click links (runtime.tracking), without a trailing slash.
+    public_url: str = "http://127.0.0.1:8080"
+    link_secret: bytes = b""  # signs those links; empty: no open or click tracking
+    api_token: str | None = None  # None: `seqlang serve` accepts no /events or /enrollments
     msgid_domain: str | None = None
     webhook_secret: bytes | None = None  # None: webhooks are held back, never sent unsigned
     webhook_timeout: float = 5.0
@@ -37,7 +41,8 @@ class EngineConfig:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> EngineConfig:
         secret = environ.get(WEBHOOK_SECRET_ENV)
         return cls(
-            unsubscribe_base=environ.get(UNSUBSCRIBE_URL_ENV, cls.unsubscribe_base),
+            public_url=environ.get(PUBLIC_URL_ENV, cls.public_url).rstrip("/"),
             link_secret=environ.get(LINK_SECRET_ENV, "").encode(),
+            api_token=environ.get(API_TOKEN_ENV) or None,
             webhook_secret=secret.encode() if secret else None,
         )

@@ -70,6 +70,7 @@ class DeployedSequence:
     window_name: str | None
     business_hours: OpenHours  # what business waits count
     exit_when: n.Cond
+    track: n.Track
     emails: dict[str, EmailPlan]
     fields: dict[str, n.ContactField]
     renderer: Renderer
@@ -114,6 +115,7 @@ def build(version_id: int, sequence_name: str, bundle: Bundle) -> DeployedSequen
         window_name=send_on.schedule.name if isinstance(send_on, n.SendOn) else None,
         business_hours=window or DEFAULT_OPEN_HOURS,
         exit_when=sequence.exit_when,
+        track=sequence.track,
         emails=emails,
         fields=dict(scope.fields),
         renderer=Renderer(),

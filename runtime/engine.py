@@ -46,6 +46,7 @@ from runtime.timing import (
     local_moment,
     next_open,
 )
+from runtime.tracking import SendKey, track_html, unsubscribe_url
 from seqlang import nodes as n
 from seqlang.graph import ENTRY, EXIT
 
@@ -211,11 +212,6 @@ def retry_delay(attempt: int, enrollment_id: int, config: EngineConfig,
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
     return delay
-
-
-def unsubscribe_url(enrollment_id: int, config: EngineConfig) -> str:
-    token = hashlib.sha256(config.link_secret + str(enrollment_id).encode()).hexdigest()[:32]
-    return f"{config.unsubscribe_base}?e={enrollment_id}&t={token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,7 +535,8 @@ class Walk:
         if sender_text is None:
             raise MessageError("from", "no sender: set `from` on the sequence or the email")
         sender_name, sender_address = parse_mailbox(sender_text, "from")
-        unsubscribe = unsubscribe_url(self.enr.id, self.config)
+        key = SendKey(self.enr.id, node, visit)
+        unsubscribe = unsubscribe_url(key, self.config)
         context = email_context(
             contact={**self.enr.facts.fields, "email": self.enr.email},
             sender={"name": sender_name, "email": sender_address},
@@ -561,6 +558,8 @@ class Walk:
         html = self._render("html", bodies["html"], context) if "html" in bodies else None
         text = (self._render("text", bodies["text"], context) if "text" in bodies
                 else html_to_text(html or ""))
+        if html is not None:  # after the text part, which keeps the links as written
+            html = track_html(html, key, self.seq.track, self.config)
         thread: dict[str, Any] = {}
         if replied is not None:
             thread = {

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unenroll": ("runtime.cli", "end an enrollment"),
     "worker": ("runtime.worker", "run the engine: send due emails every second until stopped"),
     "run": ("runtime.run", "deploy a .seq file, enroll a CSV and run the worker, in one go"),
+    "serve": ("runtime.serve", "serve tracking links, unsubscribe and the HTTP API"),
 }
 
 

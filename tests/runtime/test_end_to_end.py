@@ -27,7 +27,7 @@ from runtime.events import record_event
 from runtime.transports.smtp import SmtpTransport
 
 DATA = Path(__file__).parent / "data"
-UNSUBSCRIBE_BASE = "https://links.example.com/unsubscribe"
+PUBLIC_URL = "https://links.example.com"
 # `engine` is conftest's Harness: a store, a hand-moved clock starting on Monday 2 March 2026
 # at 09:00 in New York, and a tick through `engine.transport` with `engine.config`.
 Harness = Any
@@ -76,7 +76,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 def onboarding(engine: Harness, mailbox: tuple[Mailbox, int]) -> Harness:
     _, port = mailbox
     engine.transport = SmtpTransport("127.0.0.1", port, local_hostname="localhost", timeout=5)
-    engine.config = EngineConfig(unsubscribe_base=UNSUBSCRIBE_BASE, link_secret=b"test")
+    engine.config = EngineConfig(public_url=PUBLIC_URL, link_secret=b"test")
     source = (DATA / "onboarding.seq").read_text(encoding="utf-8")
     templates = {f"templates/{p.name}": p.read_text(encoding="utf-8")
                  for p in (DATA / "templates").iterdir()}
@@ -142,7 +142,7 @@ def test_onboarding_through_smtp(onboarding: Harness, mailbox: tuple[Mailbox, in
     for message in every:
         assert message["From"] == "Ana Silva <ana@example.com>"
         unsubscribe = message["List-Unsubscribe"]
-        assert unsubscribe.startswith(f"<{UNSUBSCRIBE_BASE}?") and unsubscribe.endswith(">")
+        assert unsubscribe.startswith(f"<{PUBLIC_URL}/unsubscribe?") and unsubscribe.endswith(">")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
@@ -180,7 +180,7 @@ def test_ignoring_the_send_window_sends_at_night_but_business_waits_still_count(
     assert box.messages == []
     assert engine.row(shut).wait == "window"
 
-    engine.config = EngineConfig(unsubscribe_base=UNSUBSCRIBE_BASE, ignore_send_window=True)
+    engine.config = EngineConfig(public_url=PUBLIC_URL, ignore_send_window=True)
     trying = engine.enroll("onboarding", "try@example.org", first_name="Try")
     engine.tick()
     assert [m["Subject"] for m in box.to("try@example.org")] == ["Welcome, Try"]

@@ -36,7 +36,8 @@ def test_an_email_is_rendered_sent_and_recorded(engine):
     assert parsed["From"] == "Ana Silva <ana@example.com>"
     assert parsed["To"] == "ana@example.com"
     assert parsed["Date"] == "Mon, 02 Mar 2026 14:00:00 +0000"
-    assert parsed["List-Unsubscribe"].startswith(f"<http://127.0.0.1:8080/unsubscribe?e={enrollment}&t=")
+    assert parsed["List-Unsubscribe"].startswith(
+        f"<http://127.0.0.1:8080/unsubscribe?t={enrollment}.hello.1.")
     html = parsed.get_payload()[1].get_payload(decode=True).decode()
     assert "Hi Bo from Ana Silva" in html
     [send] = engine.rows(t.sends)
