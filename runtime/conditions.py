@@ -10,7 +10,6 @@ open pixel was blocked. A missing contact field makes every comparison false exc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,42 +120,3 @@ def _truth(value: Any) -> bool | None:
     return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
         text
     )
-
-
-def describe(cond: n.Cond) -> str:
-    """The condition as it would be written in a .seq file, for status and history."""
-    if isinstance(cond, n.Or | n.And):
-        word = " or " if isinstance(cond, n.Or) else " and "
-        return word.join(_operand(c, cond) for c in cond.operands)
-    if isinstance(cond, n.Not):
-        return f"not {_operand(cond.operand, cond)}"
-    if isinstance(cond, n.EventCond):
-        args = [a for a in (cond.step.name if cond.step else None,
-                            json.dumps(cond.url) if cond.url else None) if a]
-        return f"{cond.kind}({', '.join(args)})" if args else cond.kind
-    field = f"contact.{cond.field.name}"
-    if cond.op == "exists":
-        return f"{field} exists"
-    if cond.op == "in":
-        assert isinstance(cond.value, tuple)
-        return f"{field} in [{', '.join(_literal(v) for v in cond.value)}]"
-    return f"{field} {cond.op} {_literal(cond.value)}"
-
-
-def _operand(cond: n.Cond, parent: n.Cond) -> str:
-    text = describe(cond)
-    loose = isinstance(cond, n.Or) and isinstance(parent, n.And | n.Not)
-    return f"({text})" if loose or (isinstance(cond, n.And) and isinstance(parent, n.Not)) else text
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def describe_duration(duration: n.Duration) -> str:
-    unit = duration.unit.replace("_", " ")
-    return f"{duration.amount} {unit}{'' if duration.amount == 1 else 's'}"

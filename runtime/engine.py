@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from runtime.backoff import backoff
-from runtime.conditions import Facts, describe, describe_duration, holds
+from runtime.conditions import Facts, holds
 from runtime.config import EngineConfig
 from runtime.deployed import DeployedSequence, EmailPlan, EmailVersion, Source
 from runtime.message import MessageError, OutgoingMessage, build_message, parse_mailbox
@@ -47,6 +47,7 @@ from runtime.timing import (
     next_open,
 )
 from runtime.tracking import SendKey, track_html, unsubscribe_url
+from seqlang import formatter
 from seqlang import nodes as n
 from seqlang.graph import ENTRY, EXIT
 
@@ -287,7 +288,7 @@ class Walk:
                 self._history("completed", node)
                 return self._result("completed", None)
             if holds(self.seq.exit_when, self.enr.facts):
-                reason = f"exit when {describe(self.seq.exit_when)}"
+                reason = f"exit when {formatter.condition(self.seq.exit_when)}"
                 self._history("exited", node, reason=reason)
                 return self._result("exited", reason)
             started = perf.perf_counter()
@@ -382,7 +383,7 @@ class Walk:
             return _Route("next") if self.now >= self.pos.resume_at else _Sleep(self.pos)
         until = self._later(step.duration, self.now)
         self._history("waiting", node, until=until.isoformat(),
-                      reason=describe_duration(step.duration))
+                      reason=formatter.duration(step.duration))
         return self._sleep("wait", until=until)
 
     def _wait_until(self, node: str, step: n.WaitUntil) -> _Result:
@@ -400,23 +401,22 @@ class Walk:
             for index, branch in enumerate(step.branches):
                 if holds(branch.cond, facts):
                     self._history("branch", node, route=f"then:{index}",
-                                  reason=describe(branch.cond))
+                                  reason=formatter.condition(branch.cond))
                     return _Route(f"then:{index}")
             self._history("branch", node, route="else")
             return _Route("else")
         cond = step.branches[0].cond
         if holds(cond, facts):
-            self._history("branch", node, route="then:0", reason=describe(cond))
+            self._history("branch", node, route="then:0", reason=formatter.condition(cond))
             return _Route("then:0")
+        watch = f"{formatter.condition(cond)} within {formatter.duration(step.within)}"
         if self.pos.wait == "within" and self.pos.deadline is not None:
             if self.now < self.pos.deadline:
                 return _Sleep(self.pos)
-            self._history("branch", node, route="timeout",
-                          reason=f"no {describe(cond)} within {describe_duration(step.within)}")
+            self._history("branch", node, route="timeout", reason=f"no {watch}")
             return _Route("timeout")
         deadline = self._later(step.within, self.now)
-        self._history("waiting", node, until=deadline.isoformat(),
-                      reason=f"{describe(cond)} within {describe_duration(step.within)}")
+        self._history("waiting", node, until=deadline.isoformat(), reason=watch)
         return self._sleep("within", until=deadline)
 
     def _split(self, node: str, step: n.Split) -> _Result:

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from runtime import schema as t
 from runtime.claims import position_of
-from runtime.conditions import describe, describe_duration
 from runtime.deploy import deployed
 from runtime.deployed import DeployedSequence
 from runtime.engine import Position
 from runtime.store import Store
 from runtime.timing import OpenHours
+from seqlang import formatter
 from seqlang import nodes as n
 from seqlang.graph import ENTRY, EXIT
 
@@ -135,11 +135,11 @@ def _why(state: str, position: Position, seq: DeployedSequence, zone: ZoneInfo,
     until = position.wakes_at
     when = _local(until, zone) if until else "now"
     if position.wait == "wait" and isinstance(step, n.Wait):
-        return f"waiting ({describe_duration(step.duration)}) until {when}"
+        return f"waiting ({formatter.duration(step.duration)}) until {when}"
     if position.wait == "until":
         return f"waiting until {when}"
     if position.wait == "within" and isinstance(step, n.If):
-        cond = describe(step.branches[0].cond)
+        cond = formatter.condition(step.branches[0].cond)
         return f"waiting for {cond} until {when}; if it has not happened by then, takes `else`"
     if position.wait == "window":
         assert seq.send_window is not None

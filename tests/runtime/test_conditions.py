@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from runtime import schema as t
-from runtime.conditions import EventFact, Facts, describe, holds
+from runtime.conditions import EventFact, Facts, holds
 from runtime.events import EventError, record_event
 from seqlang.parser import parse
 
@@ -58,11 +58,6 @@ def test_conditions_hold_on_facts(text, expected):
         suppression="unsubscribed",
     )
     assert holds(cond(text), facts) is expected
-
-
-def test_describe_writes_conditions_back_as_source():
-    text = 'not (replied or contact.plan in ["a", "b"]) and clicked(x, "https://e.com")'
-    assert describe(cond(text)) == text
 
 
 def test_within_takes_the_first_branch_when_an_event_wakes_it(engine):
