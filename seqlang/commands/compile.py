@@ -15,6 +15,7 @@ from ..diagnostics import ERROR, render_text
 from ..jsonir import dumps, to_json
 from ..loader import display_path
 from ..parser import parse
+from . import UNREADABLE, read_input, write_output
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -24,11 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        text = Path(args.path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"seqlang compile: cannot read {args.path}: {exc}", file=sys.stderr)
-        return 2
+    text = read_input("compile", args.path)
+    if text is None:
+        return UNREADABLE
     path = display_path(args.path)
     findings = check(args.path)
     for diag in findings:
@@ -37,16 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if any(d.severity == ERROR for d in findings):
         print(f"seqlang compile: {path} has errors; nothing written", file=sys.stderr)
         return 1
-    document = dumps(to_json(parse(text, path)))
-    if args.output is None:
-        sys.stdout.write(document)
-        return 0
-    try:
-        Path(args.output).write_text(document, encoding="utf-8")
-    except OSError as exc:
-        print(f"seqlang compile: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return write_output("compile", dumps(to_json(parse(text, path))), args.output)
 
 
 def _source(file: str) -> str | None:

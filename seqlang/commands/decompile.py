@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .. import format as format_seq
 from ..diagnostics import source_excerpt
 from ..jsonir import JsonIRError, from_json
 from ..nodes import Span
+from . import UNREADABLE, read_input
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -24,11 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        text = Path(args.path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"seqlang decompile: cannot read {args.path}: {exc}", file=sys.stderr)
-        return 2
+    text = read_input("decompile", args.path)
+    if text is None:
+        return UNREADABLE
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -15,6 +15,7 @@ from ..graph import lower
 from ..loader import display_path
 from ..parser import parse
 from ..pictures import GraphvizError, dot, mermaid, svg
+from . import UNREADABLE, read_input, write_output
 
 FORMATS = ("mermaid", "dot", "svg")
 _BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
@@ -38,10 +39,9 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     path = display_path(args.path)
-    try:
-        text = Path(args.path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _fail(f"cannot read {args.path}: {exc}")
+    text = read_input("graph", args.path)
+    if text is None:
+        return UNREADABLE
     try:
         module = parse(text, path)
     except SeqSyntaxError as err:
@@ -69,11 +69,4 @@ def run(args: argparse.Namespace) -> int:
                 picture = svg(picture)
             except GraphvizError as exc:
                 return _fail(str(exc))
-    if args.output is None:
-        sys.stdout.write(picture)
-        return 0
-    try:
-        Path(args.output).write_text(picture, encoding="utf-8")
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc}")
-    return 0
+    return write_output("graph", picture, args.output)
