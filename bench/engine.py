@@ -5,9 +5,11 @@ the tick's cost as idle enrollments pile up, and how late a due email leaves.
    through the outbox transport into a temp folder. The baseline in the same run does the same
    work with nothing in between: raw sqlite3/psycopg, select the due rows, render cached
    compiled Jinja templates, build the message with `email.mime`, write the file, update the
-   row, insert the event, commit per batch of 1,000. Goal: the engine at >= 50% of it.
+   row, insert the event, commit per batch of 1,000. Goal: the engine at >= 50% of it. The two
+   run in turn, twice each, and the best run of each side counts, so that a noisy neighbour on
+   the host does not decide the ratio.
 2. Idle scaling: one tick over 1,000 due enrollments among 10,000 and among 1,000,000 waiting
-   ones (inserted with bulk SQL). Goal: the second takes <= 1.5x the first.
+   ones (inserted with bulk SQL; best of two ticks). Goal: the second takes <= 1.5x the first.
 3. Scheduling latency: emails due at staggered moments over 20 s, sent by a real
    `seqlang worker` process with its default 1 s tick; latency is the outbox write time minus
    `next_run_at`. Goal: p99 <= 2 s.
@@ -62,6 +64,7 @@ ADMIN_URL = os.environ.get("SEQLANG_BENCH_POSTGRES_URL",
 # Monday 2 March 2026, 10:00 in New York: inside the onboarding sequence's office hours.
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 BASELINE_BATCH = 1_000
+ROUNDS = 2  # throughput runs per side, alternating; the best of each counts (noisy hosts)
 SENDER = "Ana Silva <ana@example.com>"
 DUE_AT_ONCE = """\
 contact {
@@ -253,19 +256,23 @@ def _baseline_tables(conn: Any, mark: str, count: int) -> None:
 # ---- 2. idle scaling ------------------------------------------------------------------------
 
 
-def tick_among_idle(url: str, idle: int, due: int, folder: Path) -> float:
-    """Seconds for the tick that sends `due` welcome emails among `idle` waiting enrollments."""
+def tick_among_idle(url: str, idle: int, due: int, rounds: int, folder: Path) -> float:
+    """Seconds for the tick that sends `due` welcome emails among `idle` waiting enrollments;
+    the best of `rounds` ticks, each over `due` fresh enrollments in the same database."""
     store = quiet_store(url)
+    times = []
     try:
         [deployment] = deploy(store, ONBOARDING, NOW)
         add_idle(store, deployment.version_id, idle)
-        report = enroll_many(store, "onboarding", contacts(due), NOW)
-        assert len(report.enrolled) == due
-        counts, seconds = drain(store, folder / f"outbox-idle-{idle}")
-        assert counts.sent == due, counts
+        for attempt in range(rounds):
+            report = enroll_many(store, "onboarding", contacts(due, f"r{attempt}-"), NOW)
+            assert len(report.enrolled) == due
+            counts, seconds = drain(store, folder / f"outbox-idle-{idle}")
+            assert counts.sent == due, counts
+            times.append(seconds)
     finally:
         store.close()
-    return seconds
+    return min(times)
 
 
 def add_idle(store: Store, version_id: int, count: int) -> None:
@@ -360,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), action="append",
                         help="only this database (repeatable; default: both)")
     args = parser.parse_args(argv)
-    enrollments = 500 if args.quick else 10_000
+    enrollments, rounds = (500, 1) if args.quick else (10_000, ROUNDS)
     idle_sizes = (10_000, 100_000) if args.quick else (10_000, 1_000_000)
     spread, stagger = (5.0, 50) if args.quick else (20.0, 200)
     kinds = args.database or ["sqlite", "postgresql"]
@@ -369,23 +376,29 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="seqlang-bench-") as tmp:
         folder = Path(tmp)
         print(f"throughput: {enrollments:,} enrollments due now on onboarding.seq, one worker, "
-              "outbox to a temp folder")
+              f"outbox to a temp folder (best of {rounds})")
         print(f"  {'database':<11} {'engine/s':>9} {'baseline/s':>11} {'ratio':>6}  goal >= 50%")
         for kind in kinds:
             (folder / kind).mkdir()
             if kind == "postgresql" and unreachable:
                 print(f"  {kind:<11} skipped: {unreachable}")
                 continue
-            with scratch_database(kind, folder) as url:
-                engine = engine_rate(url, enrollments, folder / kind)
-            with scratch_database(kind, folder) as url:
-                base = baseline_rate(url, enrollments, folder / kind)
-            ratio = engine.per_second / base.per_second
-            print(f"  {kind:<11} {engine.per_second:>9,.0f} {base.per_second:>11,.0f} "
+            engines, bases = [], []
+            for attempt in range(rounds):
+                work = folder / kind / f"round{attempt}"
+                work.mkdir()
+                with scratch_database(kind, folder) as url:
+                    engines.append(engine_rate(url, enrollments, work).per_second)
+                with scratch_database(kind, folder) as url:
+                    bases.append(baseline_rate(url, enrollments, work).per_second)
+            engine, base = max(engines), max(bases)
+            ratio = engine / base
+            print(f"  {kind:<11} {engine:>9,.0f} {base:>11,.0f} "
                   f"{ratio:>6.0%}  {'met' if ratio >= 0.5 else 'MISSED'}", flush=True)
 
         small, large = idle_sizes
-        print("\nidle scaling: one tick over 1,000 due enrollments among idle (waiting) ones")
+        print("\nidle scaling: one tick over 1,000 due enrollments among idle (waiting) ones "
+              f"(best of {rounds})")
         print(f"  {'database':<11} {f'{small:,} idle':>13} {f'{large:,} idle':>15} "
               f"{'ratio':>6}  goal <= 1.5x")
         for kind in kinds:
@@ -395,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             times = []
             for idle in idle_sizes:
                 with scratch_database(kind, folder) as url:
-                    times.append(tick_among_idle(url, idle, 1_000, folder / kind))
+                    times.append(tick_among_idle(url, idle, 1_000, rounds, folder / kind))
             ratio = times[1] / times[0]
             print(f"  {kind:<11} {times[0]:>12.2f}s {times[1]:>14.2f}s {ratio:>5.2f}x  "
                   f"{'met' if ratio <= 1.5 else 'MISSED'}", flush=True)

@@ -80,9 +80,10 @@ def test_worker_sends_due_emails_logs_json_and_stops_on_sigint(tmp_path: Path) -
     enrolled = enroll_now(store, 4)
     outbox, log_path = tmp_path / "outbox", tmp_path / "worker.log"
     with log_path.open("w") as log_file:
-        worker = subprocess.Popen(
-            [*CLI, "worker", "--database-url", url, "--transport", f"outbox:{outbox}",
-             "--log-format", "json", "--owner", "test-worker"],
+        worker = subprocess.Popen(  # configured the way a service manager would
+            [*CLI, "worker", "--log-format", "json", "--owner", "test-worker"],
+            env={**os.environ, "SEQLANG_DATABASE_URL": url,
+                 "SEQLANG_TRANSPORT": f"outbox:{outbox}"},
             stdout=log_file, stderr=log_file, text=True, cwd=tmp_path)
         try:
             wait_for(lambda: len(indexed(outbox)) == 4, "4 emails in the outbox")
@@ -98,8 +99,9 @@ def test_worker_sends_due_emails_logs_json_and_stops_on_sigint(tmp_path: Path) -
                              "reason"}
         assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert not [line for line in lines if line["level"] in ("warning", "error")]
-    assert lines[0]["message"].startswith("worker test-worker: database sqlite:///")
-    assert lines[-1]["message"] == "worker test-worker stopped"
+    messages = [line["message"] for line in lines if "message" in line]
+    assert any(m.startswith("worker test-worker: database sqlite:///") for m in messages)
+    assert messages[-1] == "worker test-worker stopped"
     with store.read() as conn:
         leased = conn.execute(sa.select(sa.func.count()).where(
             t.enrollments.c.lease_owner.is_not(None))).scalar_one()
