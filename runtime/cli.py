@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -23,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from runtime import service
-from runtime.config import DATABASE_URL_ENV, TRANSPORT_ENV, EngineConfig
+from runtime.config import DATABASE_URL_ENV, TRANSPORT_ENV, EngineConfig, new_owner
 from runtime.control import ControlError
 from runtime.store import DEFAULT_URL, Store
 from runtime.transports import DEFAULT_TRANSPORT_URL, parse_transport_url
@@ -187,8 +186,8 @@ def _add_process(parser: argparse.ArgumentParser) -> None:
                         help=f"where emails go (default: ${TRANSPORT_ENV} or "
                              f"{DEFAULT_TRANSPORT_URL})")
     parser.add_argument("--batch-size", type=int, default=100, help="enrollments per batch")
-    parser.add_argument("--owner", default=f"{socket.gethostname()}:{os.getpid()}",
-                        help="this worker's name in leases (default: host:pid)")
+    parser.add_argument("--owner", default=new_owner(),
+                        help="this worker's name in leases (default: host:pid:random)")
     parser.add_argument("--drain", action="store_true",
                         help="repeat until nothing is due, instead of one batch")
     parser.add_argument("--format", choices=("text", "json"), default="text")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +15,11 @@ WEBHOOK_SECRET_ENV = "SEQLANG_WEBHOOK_SECRET"
 LINK_SECRET_ENV = "SEQLANG_LINK_SECRET"
 PUBLIC_URL_ENV = "SEQLANG_PUBLIC_URL"
 API_TOKEN_ENV = "SEQLANG_API_TOKEN"
+
+
+def new_owner() -> str:
+    """A lease owner id no other process shares: host, pid, and a random part for pid reuse."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,7 @@ import argparse
 import logging
 import math
 import os
-import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,17 +32,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from runtime import logs
-from runtime.config import DATABASE_URL_ENV, TRANSPORT_ENV, EngineConfig
+from runtime.config import DATABASE_URL_ENV, TRANSPORT_ENV, EngineConfig, new_owner
 from runtime.store import DEFAULT_URL, Store, open_store
 from runtime.tick import TickCounts, process_due
 from runtime.transports import DEFAULT_TRANSPORT_URL, Transport, parse_transport_url
 
 log = logging.getLogger("seqlang.worker")
 Clock = Callable[[], datetime]
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def utc_now() -> datetime:
