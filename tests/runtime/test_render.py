@@ -12,6 +12,7 @@ from runtime.render import (
     Renderer,
     RenderError,
     TemplateSource,
+    _TextExtractor,
     email_context,
     html_to_text,
     looks_like_html,
@@ -195,6 +196,38 @@ def test_html_to_text_structure() -> None:
 
 def test_html_to_text_survives_missing_head_close() -> None:
     assert html_to_text("<head><title>x</title><body><p>kept</p>") == "kept"
+
+
+EXAMPLE_TEMPLATES = Path(__file__).parents[2] / "examples" / "templates"
+
+
+def _parsed_text(html: str) -> str:
+    """The text html.parser derives, which the common-markup path must reproduce."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return extractor.text()
+
+
+@pytest.mark.parametrize("html", [
+    *(path.read_text(encoding="utf-8")
+      for path in sorted(EXAMPLE_TEMPLATES.glob("*.html.j2"))),
+    '<P CLASS="lead">A &amp; B &#8212; caf&eacute;</P>'
+    '<A HREF="https://x.example/?a=1&amp;b=2">go</A>',
+    "<a href='https://x.example/q'>single quotes</a><br/>line<hr />rule<td>cell</td>",
+    '<a href="https://x.example/1" href="https://x.example/2">last href wins</a>',
+    '<a href="https://x.example/self"/>after a self-closed link',
+    '<a title="no href">label</a> <a href="  https://x.example/pad  ">padded</a>',
+    '<p data-x="a > b">quoted "&gt;" in an attribute</p>',
+    "<html><body><p>in a body</p></body></html>",
+    "<a href=unquoted>not common markup</a>",
+    "<!-- a comment --><p>after it</p>",
+    "<p>1 < 2 and 3 > 2</p>",
+    "<html><head><style>p {}</style></head><body><p>styled</p></body></html>",
+    "text &amp; an unfinished &",
+])
+def test_html_to_text_is_the_parsers_text_for_any_markup(html: str) -> None:
+    assert html_to_text(html) == _parsed_text(html)
 
 
 # --- files ---

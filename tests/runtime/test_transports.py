@@ -73,6 +73,31 @@ def test_outbox_writes_eml_files_and_index(tmp_path: Path) -> None:
         assert receipt == SendReceipt(msg.message_id, msg.message_id, entry["file"])
 
 
+def test_outbox_workers_sharing_a_folder_each_append_whole_lines(tmp_path: Path) -> None:
+    first, second = OutboxTransport(tmp_path), OutboxTransport(tmp_path)
+    msgs = [make_msg(subject=f"S{i}") for i in range(6)]
+    with first, second:
+        for i, msg in enumerate(msgs):
+            (first if i % 2 else second).send(msg)
+    index = [json.loads(line) for line in (tmp_path / INDEX_NAME).read_text().splitlines()]
+    assert [e["message_id"] for e in index] == [m.message_id for m in msgs]
+
+
+def test_outbox_batch_after_close_recreates_a_removed_folder(tmp_path: Path) -> None:
+    box = tmp_path / "out"
+    transport = OutboxTransport(box)
+    with transport:
+        transport.send(make_msg())
+    for path in box.iterdir():
+        path.unlink()
+    box.rmdir()
+    with transport:
+        receipt = transport.send(make_msg(subject="again"))
+    [line] = (box / INDEX_NAME).read_text().splitlines()
+    assert json.loads(line)["file"] == receipt.provider_id
+    assert (box / receipt.provider_id).exists()
+
+
 def test_outbox_receipt_keeps_the_thread_of_a_reply(tmp_path: Path) -> None:
     reply = make_msg(in_reply_to="<root@example.com>", thread_id="<root@example.com>")
     assert OutboxTransport(tmp_path).send(reply).thread_id == "<root@example.com>"
