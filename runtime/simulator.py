@@ -159,6 +159,11 @@ def simulate(path: str | Path, contact: Mapping[str, Any], *, start: datetime | 
         begin = start
     end = parse_moment(until, begin, zone)
     script = sorted((parse_event(e, begin, zone) for e in events), key=lambda e: e.at)
+    for event in script:
+        if event.label is not None and event.label not in seq.emails:
+            raise SimulationError(
+                f"event {event.text!r}: {name} has no email step {event.label!r}; its email "
+                "steps are " + ", ".join(seq.emails))
     store = open_store("sqlite://")
     try:
         store_versions(store, prepared, begin)

@@ -121,4 +121,8 @@ def test_the_simulate_command_reports_bad_input_as_usage_errors(capsys):
     assert "neither an offset" in capsys.readouterr().err
     assert main(["simulate", ONBOARDING]) == 2
     assert "contact: missing required field first_name" in capsys.readouterr().err
+    assert main(["simulate", ONBOARDING, "--contact", "first_name=Ana",
+                 "--event", "opened welcom +1h"]) == 2
+    assert ("onboarding has no email step 'welcom'; its email steps are welcome, content, "
+            "nudge, followup") in capsys.readouterr().err
     assert main(["simulate", "nowhere.seq"]) == 2
