@@ -312,3 +312,9 @@ def test_syntax_error_carries_file_name() -> None:
     with pytest.raises(SeqSyntaxError) as info:
         parse("sequence {", "dir/x.seq")
     assert str(info.value).startswith("dir/x.seq:1:10: error SEQ001 ")
+
+
+def test_the_readme_example_parses() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```seq\n(.*?)```", readme, re.S)
+    assert parse(block, "README.md").sequences[0].name == "onboarding"
