@@ -52,6 +52,9 @@ from seqlang import nodes as n
 from seqlang.graph import ENTRY, EXIT
 
 log = logging.getLogger("seqlang.engine")
+# What a waiting enrollment waits for, in the words of the step log's `reason`.
+_WAITS = {"wait": "wait", "until": "wait until", "within": "condition within a deadline",
+          "window": "send window", "retry": "send retry"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +315,7 @@ class Walk:
                 if ended := self._enter(target):
                     return ended
             elif isinstance(outcome, _Sleep):
-                self._log(node, f"waiting {outcome.position.wait}", started, None)
+                self._log(node, "waiting", started, _WAITS.get(outcome.position.wait or ""))
                 self.pos = outcome.position
                 return self._result("active", None)
             else:

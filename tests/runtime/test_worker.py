@@ -94,6 +94,8 @@ def test_worker_sends_due_emails_logs_json_and_stops_on_sigint(tmp_path: Path) -
     steps = [line for line in lines if "step" in line]
     sent = {s["enrollment"] for s in steps if s["step"] == "welcome" and s["outcome"] == "sent"}
     assert sent == set(enrolled)
+    waits = [(s["outcome"], s["reason"]) for s in steps if s["step"] == "wait-2"]
+    assert waits == [("waiting", "wait")] * len(enrolled)
     for line in steps:
         assert set(line) == {"at", "level", "enrollment", "step", "outcome", "duration_ms",
                              "reason"}
