@@ -11,7 +11,8 @@ Readers' side, authenticated by the signed tokens of `runtime.tracking`:
 
 Systems' side, with `Authorization: Bearer $SEQLANG_API_TOKEN`:
   POST /events               an event from an inbound-mail or ESP webhook, about the latest
-                             email to a contact (from a step, when given)
+                             email to a contact (from a step, when given) or the email
+                             with a Message-ID
   GET  /enrollments/{id}     what `seqlang status ID` explains, as JSON
 
 And GET /healthz for load balancers. The reader must never pay for the tracking: the pixel
@@ -32,7 +33,15 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,10 +70,21 @@ class InboundEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["opened", "clicked", "replied", "bounced", "unsubscribed"]
-    email: str = Field(min_length=3, max_length=t.EMAIL)
+    # Which email: the contact's latest (from `step` when given), or the one with this
+    # Message-ID, which is what most providers' webhooks and inbound replies carry.
+    email: str | None = Field(default=None, min_length=3, max_length=t.EMAIL)
     step: str | None = Field(default=None, min_length=1, max_length=t.NAME)
+    message_id: str | None = Field(default=None, min_length=3, max_length=998)
     url: str | None = Field(default=None, max_length=4096)
     at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_email(self) -> InboundEvent:
+        if (self.email is None) == (self.message_id is None):
+            raise ValueError("give either `email` (with an optional `step`) or `message_id`")
+        if self.step is not None and self.email is None:
+            raise ValueError("`step` goes with `email`")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -137,8 +157,8 @@ def create_app(store: Store, config: EngineConfig,
     def events(event: InboundEvent) -> dict[str, Any]:
         try:
             recorded = service.record_event(store, event.kind, contact=event.email,
-                                            step=event.step, url=event.url, at=event.at,
-                                            now=now())
+                                            step=event.step, message_id=event.message_id,
+                                            url=event.url, at=event.at, now=now())
         except service.EventError as error:  # the body is valid: no such email was sent
             raise HTTPException(404, str(error)) from None
         return {"event": recorded.id, "enrollment": recorded.enrollment_id,

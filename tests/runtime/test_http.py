@@ -179,7 +179,6 @@ def test_events_need_the_api_token(app: Any, engine: Any) -> None:
 
 @pytest.mark.parametrize(("body", "field"), [
     ({"kind": "liked", "email": "ana@example.com"}, "kind"),
-    ({"kind": "replied"}, "email"),
     ({"kind": "replied", "email": "ana@example.com", "at": "2026-03-02T10:00"}, "at"),
     ({"kind": "replied", "email": "ana@example.com", "sender": "x"}, "sender"),
     ({"kind": "replied", "email": "ana@example.com", "url": DOCS}, "url"),
@@ -189,6 +188,29 @@ def test_an_invalid_event_is_422_naming_the_field(app: Any, body: dict[str, Any]
     answer = app.client.post("/events", json=body, headers=AUTH)
     assert answer.status_code == 422
     assert [error["loc"][-1] for error in answer.json()["detail"]] == [field]
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "replied"},
+    {"kind": "replied", "email": "ana@example.com", "message_id": "<a@example.com>"},
+    {"kind": "replied", "message_id": "<a@example.com>", "step": "welcome"},
+])
+def test_an_event_names_its_email_one_way(app: Any, body: dict[str, Any]) -> None:
+    answer = app.client.post("/events", json=body, headers=AUTH)
+    assert answer.status_code == 422
+    assert "`email`" in answer.json()["detail"][0]["msg"]
+
+
+def test_an_event_may_name_its_email_by_message_id(app: Any) -> None:
+    start(app)
+    [send] = app.rows(t.sends)
+    answer = app.client.post("/events", headers=AUTH,
+                             json={"kind": "replied", "message_id": send.message_id})
+    assert answer.status_code == 200 and answer.json()["step"] == "welcome"
+    unknown = app.client.post("/events", headers=AUTH,
+                              json={"kind": "replied", "message_id": "<nope@example.com>"})
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "no email was sent with Message-ID <nope@example.com>"
 
 
 def test_the_api_accepts_every_kind_the_engine_records() -> None:
