@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,8 +36,9 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 __all__ = [
     "Mailbox",
@@ -71,9 +73,22 @@ _RE_PREFIX = re.compile(r"re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 # Quoted-printable UTF-8 bodies: readable in the .eml outbox and 7-bit safe for any SMTP server.
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
-# CRLF line ends on the wire (SMTP servers increasingly reject bare LF); max_line_length=0 keeps
-# the generator from re-folding headers that _encode_text already folded.
-_WIRE = compat32.clone(linesep="\r\n", max_line_length=0)
+
+
+class _Prefolded(Compat32):
+    """The legacy policy, writing each header as it stands.
+
+    Compat32 re-encodes every header through `email.header` on output, which was most of a
+    message's build time. Here every value is validated, encoded and folded before it is set
+    (the bodies' MIME headers are short constants), so there is nothing left to encode.
+    """
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        return f"{name}: {value}{self.linesep}"
+
+
+# CRLF line ends on the wire: SMTP servers increasingly reject bare LF.
+_WIRE = _Prefolded(linesep="\r\n")
 
 
 class MessageError(ValueError):
@@ -201,7 +216,9 @@ def build_message(
     if html is None:
         msg: Message = MIMEText(_crlf(text), "plain", _UTF8_QP)
     else:
-        msg = MIMEMultipart("alternative")
+        # Quoted-printable output writes "=" as "=3D", so a boundary starting "=_" can never
+        # occur in a body; choosing it here also spares the generator its per-message regex.
+        msg = MIMEMultipart("alternative", boundary=f"=_seq_{secrets.token_hex(12)}")
         msg.attach(MIMEText(_crlf(text), "plain", _UTF8_QP))
         msg.attach(MIMEText(_crlf(html), "html", _UTF8_QP))
     # Every value below is validated or cleaned and encoded first: nothing user-supplied
