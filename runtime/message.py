@@ -1,9 +1,10 @@
 """Build outgoing RFC 5322 messages: fast, and with no way for user data to forge a header.
 
-Messages are built with ``email.mime`` (about 4x cheaper than ``EmailMessage`` with the default
-policy). Its legacy policy does not refuse a CR or LF in a header value, so safety comes from
-here: every value is validated or cleaned and encoded before it is placed, and the tests parse
-every message back with ``email.parser`` to check that no user data forged a header.
+Messages are built with ``email.mime`` and written with a compat32 policy that takes each header
+as it stands: about 10x cheaper than ``EmailMessage`` with the default policy. That policy does not
+refuse a CR or LF in a header value, so safety comes from here: every value is validated or
+cleaned and encoded before it is placed, and the tests parse every message back with
+``email.parser`` to check that no user data forged a header.
 
 Header policy (per kind of value):
 
