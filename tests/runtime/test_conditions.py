@@ -92,15 +92,18 @@ def test_within_sleeps_again_after_an_unrelated_event_then_times_out(engine):
     assert ("branch", "if-2") in engine.history(enrollment)
 
 
-def test_a_reply_ends_a_waiting_enrollment_at_the_next_tick(engine):
-    engine.deploy("""
+WELCOME_THEN_FOLLOW_UP = """
 sequence flow {
   from "ana@example.com"
   welcome: email { subject "Welcome" body "x {{ unsubscribe_url }}" }
   wait 3 days
   email { subject "Follow-up" body "x {{ unsubscribe_url }}" }
 }
-""")
+"""
+
+
+def test_a_reply_ends_a_waiting_enrollment_at_the_next_tick(engine):
+    engine.deploy(WELCOME_THEN_FOLLOW_UP)
     enrollment = engine.enroll()
     engine.tick()
     engine.now += timedelta(hours=5)
@@ -118,14 +121,7 @@ sequence flow {
 def test_an_event_recorded_during_a_walk_is_not_lost(engine):
     """The worker claimed before the event; its write-back must not put the enrollment back
     to sleep past it."""
-    engine.deploy("""
-sequence flow {
-  from "ana@example.com"
-  welcome: email { subject "Welcome" body "x {{ unsubscribe_url }}" }
-  wait 3 days
-  email { subject "Follow-up" body "x {{ unsubscribe_url }}" }
-}
-""")
+    engine.deploy(WELCOME_THEN_FOLLOW_UP)
     enrollment = engine.enroll()
 
     class ReplyWhileSending(type(engine.transport)):
